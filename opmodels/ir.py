@@ -1,0 +1,164 @@
+"""The intermediate representation every backend consumes.
+
+A :class:`Graph` is a list of :class:`Node` in topological order (SSA: a node only refers to earlier
+nodes). Every node is a bit vector of ``width`` bits (1..64). Its bits never depend on ``signed``:
+signed and unsigned behaviour are separate ops (``SEXT``/``ZEXT``, ``SHR_S``/``SHR_U``), so no backend
+has to guess. ``signed`` only says how a reader interprets the pattern (ports, printing).
+
+Op table (args are node indices, params are Python ints; w = result width):
+
+=========  ==================  ==============  =================================================
+op         args                params          result
+=========  ==================  ==============  =================================================
+INPUT      ()                  ()              the input port ``name``
+CONST      ()                  (value,)        value, 0 <= value < 2**w
+NOT        (x,)                ()              ~x                          w = w(x)
+AND        (x, y)              ()              x & y                       w = w(x) = w(y)
+OR         (x, y)              ()              x | y                       w = w(x) = w(y)
+XOR        (x, y)              ()              x ^ y                       w = w(x) = w(y)
+ADD        (x, y)              ()              (x + y) mod 2**w            w = w(x) = w(y)
+SUB        (x, y)              ()              (x - y) mod 2**w            w = w(x) = w(y)
+SHL        (x,)                (k,)            (x << k) mod 2**w           w = w(x), 0 <= k < w
+SHR_U      (x,)                (k,)            x >> k, zeros shifted in    w = w(x), 0 <= k < w
+SHR_S      (x,)                (k,)            x >> k, x's top bit in      w = w(x), 0 <= k < w
+SLICE      (x,)                (lo,)           bits lo .. lo+w-1 of x      lo + w <= w(x)
+CONCAT     (x0, x1, ...)       ()              x0 in the low bits          w = sum of widths
+MUX        (s, x1, x0)         ()              x1 if s else x0             w(s) = 1, w = w(x1) = w(x0)
+ZEXT       (x,)                ()              x with zeros above          w >= w(x)
+SEXT       (x,)                ()              x with its top bit above    w >= w(x)
+CAST       (x,)                ()              the same bits               w = w(x) (signedness changes)
+=========  ==================  ==============  =================================================
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+
+MAX_WIDTH = 64
+
+
+class IRError(ValueError):
+    """A graph that breaks the op table's width rules."""
+
+
+class Op(enum.Enum):
+    INPUT = "input"
+    CONST = "const"
+    NOT = "not"
+    AND = "and"
+    OR = "or"
+    XOR = "xor"
+    ADD = "add"
+    SUB = "sub"
+    SHL = "shl"
+    SHR_U = "shr_u"
+    SHR_S = "shr_s"
+    SLICE = "slice"
+    CONCAT = "concat"
+    MUX = "mux"
+    ZEXT = "zext"
+    SEXT = "sext"
+    CAST = "cast"
+
+
+BITWISE_BINARY = (Op.AND, Op.OR, Op.XOR)
+ARITH_BINARY = (Op.ADD, Op.SUB)
+SHIFTS = (Op.SHL, Op.SHR_U, Op.SHR_S)
+
+
+@dataclass(frozen=True)
+class Node:
+    op: Op
+    args: tuple[int, ...]
+    width: int
+    signed: bool = False
+    params: tuple[int, ...] = ()
+    name: str | None = None  # a wire name for backends that show structure (Verilog)
+
+    def key(self) -> tuple:
+        """What makes two nodes the same computation (names do not)."""
+        return (self.op, self.args, self.width, self.signed, self.params)
+
+
+@dataclass
+class Graph:
+    """Nodes in topological order, named input and output ports."""
+
+    nodes: list[Node]
+    outputs: dict[str, int]
+    inputs: dict[str, int] = field(init=False)
+
+    def __post_init__(self):
+        self.inputs = {n.name: i for i, n in enumerate(self.nodes) if n.op is Op.INPUT}
+        validate(self)
+
+    def port_width(self, name: str) -> int:
+        index = self.inputs.get(name, self.outputs.get(name))
+        if index is None:
+            raise KeyError(name)
+        return self.nodes[index].width
+
+    def to_text(self) -> str:
+        """One line per node: ``%index = op(args) params : width s/u name``. Stable: hashed."""
+        lines = []
+        for i, n in enumerate(self.nodes):
+            args = ", ".join(f"%{a}" for a in n.args)
+            params = "".join(f" #{p}" for p in n.params)
+            sign = "s" if n.signed else "u"
+            name = f" {n.name}" if n.name else ""
+            lines.append(f"%{i} = {n.op.value}({args}){params} : {n.width}{sign}{name}")
+        for name, index in sorted(self.outputs.items()):
+            lines.append(f"out {name} = %{index}")
+        return "\n".join(lines) + "\n"
+
+    @property
+    def hash(self) -> str:
+        """Structural hash (sha256 of :meth:`to_text`): the cache key of every generated artifact."""
+        return hashlib.sha256(self.to_text().encode()).hexdigest()
+
+    def op_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            counts[n.op.value] = counts.get(n.op.value, 0) + 1
+        return counts
+
+
+def validate(graph: Graph) -> None:
+    """Check every node against the op table once, so backends may trust the graph."""
+    nodes = graph.nodes
+    for i, n in enumerate(nodes):
+        where = f"node %{i} ({n.op.value})"
+        if not 1 <= n.width <= MAX_WIDTH:
+            raise IRError(f"{where}: width {n.width} is outside 1..{MAX_WIDTH}")
+        if any(not 0 <= a < i for a in n.args):
+            raise IRError(f"{where}: arguments {n.args} must refer to earlier nodes")
+        w = [nodes[a].width for a in n.args]
+        arity = {Op.INPUT: 0, Op.CONST: 0, Op.MUX: 3}.get(n.op, 2 if n.op in BITWISE_BINARY + ARITH_BINARY else 1)
+        if n.op is Op.CONCAT:
+            ok = len(n.args) >= 1 and sum(w) == n.width
+        elif len(n.args) != arity:
+            ok = False
+        elif n.op is Op.INPUT:
+            ok = bool(n.name) and not n.params
+        elif n.op is Op.CONST:
+            ok = len(n.params) == 1 and 0 <= n.params[0] < (1 << n.width)
+        elif n.op in BITWISE_BINARY + ARITH_BINARY:
+            ok = w[0] == w[1] == n.width
+        elif n.op in SHIFTS:
+            ok = w[0] == n.width and len(n.params) == 1 and 0 <= n.params[0] < n.width
+        elif n.op is Op.SLICE:
+            ok = len(n.params) == 1 and n.params[0] >= 0 and n.params[0] + n.width <= w[0]
+        elif n.op is Op.MUX:
+            ok = w[0] == 1 and w[1] == w[2] == n.width
+        elif n.op in (Op.ZEXT, Op.SEXT):
+            ok = n.width >= w[0]
+        else:  # NOT, CAST
+            ok = n.width == w[0]
+        if not ok:
+            raise IRError(f"{where}: breaks the width rule (width {n.width}, argument widths {w}, params {n.params})")
+    for name, index in graph.outputs.items():
+        if not 0 <= index < len(nodes):
+            raise IRError(f"output {name!r} refers to missing node %{index}")
+    if len(graph.inputs) != sum(n.op is Op.INPUT for n in nodes):
+        raise IRError("two inputs share one name")

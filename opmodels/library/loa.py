@@ -1,0 +1,46 @@
+"""The lower-part-OR adder (LOA), Mahdiani et al., IEEE TCAS-I 2010 (spec section 7).
+
+The low ``l`` bits are ORed instead of added; an AND of the top low bits feeds the exact upper adder.
+"""
+from __future__ import annotations
+
+from ..dsl import Value, cat
+from ..errors import OpmodelsError
+from ..operator import Operator
+
+WIDTHS = range(2, 65)
+
+
+def loa(a: Value, b: Value, *, l: int) -> Value:
+    w = a.width
+    if l == 0:
+        return a + b
+    low = (a[:l] | b[:l]).named("low_or")
+    carry = (a[l - 1] & b[l - 1]).named("carry_in")
+    upper = (a[l:] + b[l:] + carry.zext(w - l)).named("upper_sum")
+    return cat(low, upper).as_signed()
+
+
+def check(width: int, l: int) -> None:
+    if not isinstance(width, int) or width not in WIDTHS:
+        raise OpmodelsError(f"LOA width must be an integer in 2..64, not {width}")
+    if not isinstance(l, int) or not 0 <= l < width:
+        raise OpmodelsError(f"LOA l must be an integer in 0..{width - 1} for width {width}, not {l}")
+
+
+def catalog_id(width: int, l: int) -> str:
+    return f"LOA{l}" + ("" if width == 32 else f"W{width}")
+
+
+def structure(width: int, l: int) -> str:
+    bits = "+" * (width - l) + "|" * l
+    return (f"bits {width - 1} .. 0: {bits}\n"
+            f"+ = exact adder bit, | = OR of the operand bits; carry into bit {l} = a[{l - 1}] & b[{l - 1}]"
+            if l else f"bits {width - 1} .. 0: {bits} (exact adder)")
+
+
+def LOA(width: int = 32, l: int = 0) -> Operator:
+    """A ``width``-bit lower-part-OR adder with ``l`` approximate low bits; l = 0 is exact."""
+    check(width, l)
+    return Operator.from_function(catalog_id(width, l), "adder", width, lambda a, b: loa(a, b, l=l),
+                                  family="LOA", params={"width": width, "l": l}, structure=structure(width, l))
