@@ -32,8 +32,10 @@ def bit(x: int, k: int) -> int:
     return (x >> k) & 1
 
 
-def booth_from_spec(a: int, b: int, n: int, cell: str, p: int, neg: str) -> int:
-    """Spec sections 2-3 written out bit by bit in plain Python, independent of the DSL and the IR."""
+def booth_from_spec(a, b, n: int, cell: str, p: int, neg: str):
+    """Spec sections 2-3 written out bit by bit, independent of the DSL and the IR.
+
+    Works on Python ints and, elementwise, on int64 numpy arrays (widths up to 16)."""
     def a_bit(i):  # a_{-1} = 0, a_k = a_{n-1} for k >= n
         return 0 if i < 0 else bit(a, min(i, n - 1))
 
@@ -60,8 +62,8 @@ def booth_from_spec(a: int, b: int, n: int, cell: str, p: int, neg: str) -> int:
         else:
             neg_j = neg_exact
         total += (row + neg_j) * 4 ** j
-    total %= 1 << (2 * n)
-    return total - (1 << (2 * n)) if total >= 1 << (2 * n - 1) else total
+    total = total % (1 << (2 * n))
+    return total - (1 << (2 * n)) * (total >= 1 << (2 * n - 1))
 
 
 def run_cli(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.CompletedProcess:
