@@ -131,3 +131,12 @@ def test_every_op_matches_python_integers(data):
 
 def test_every_op_has_an_interpreter_rule():
     assert set(interp._EVAL) == set(Op)
+
+
+def test_naming_an_alias_keeps_the_original_name():
+    b = dsl.Input("b", 4)
+    b2 = b[2].named("b2")
+    neg = b2.named("neg")  # e.g. an ABE2 row whose neg bit is b2 itself
+    graph = dsl.lower({"y": dsl.cat(b2, neg)})
+    assert {n.name for n in graph.nodes} >= {"b2", "neg"}
+    assert b2.name == "b2" and neg.name == "neg"
