@@ -42,8 +42,14 @@ def multipliers_8bit() -> list[str]:
     return [f"M{m}P{p}" for m in LOGICS for p in range(0, 15, 2)]
 
 
+def builtin_ids() -> list[str]:
+    """The named instances of the catalog: EXACT, the 48 8-bit multipliers, LOA0..LOA14."""
+    return ["EXACT", *multipliers_8bit(), *(f"LOA{l}" for l in CATALOG_LOA_L)]
+
+
 def catalog_ids() -> list[str]:
-    return ["EXACT", *multipliers_8bit(), *(f"LOA{l}" for l in CATALOG_LOA_L), *_registered]
+    """The built-in ids, then the operators registered in this process."""
+    return [*builtin_ids(), *_registered]
 
 
 def register(op: Operator) -> Operator:
