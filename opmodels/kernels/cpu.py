@@ -76,7 +76,7 @@ def product_kind(plan) -> str:
     return plan.mode
 
 
-def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels"):
+def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels", products=PRODUCTS):
     """The generated module holding ``matmul_kernel`` and ``conv2d_kernel`` for this plan."""
     kind = product_kind(plan)
     # Name only what the text depends on: one LUT kernel module serves every 8-bit multiplier.
@@ -88,7 +88,7 @@ def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: st
     accumulate = "loa" if plan.adder is not None else "exact"
     if plan.adder is not None:
         parts.append(renderer.render_function(plan.adder.graph, "add"))
-    parts.append(kernels.format(product=PRODUCTS[kind], accumulate=ACCUMULATE[accumulate]))
+    parts.append(kernels.format(product=products[kind], accumulate=ACCUMULATE[accumulate]))
     return numba_cpu.load_module("\n\n".join(parts), f"{stem}_{kind}_{accumulate}")
 
 
