@@ -103,6 +103,11 @@ def wrap_result(plan, out: np.ndarray) -> np.ndarray:
 
 
 def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if plan.mode == "lut" and plan.adder is None:  # the sum may be regrouped: exact float GEMMs
+        from . import factorized
+        result = factorized.matmul(plan, x, w)
+        if result is not None:
+            return result
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[1]), np.int64)
@@ -111,6 +116,11 @@ def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+    if plan.mode == "lut" and plan.adder is None:
+        from . import factorized
+        result = factorized.conv2d(plan, x, w, stride, padding, dilation, groups)
+        if result is not None:
+            return result
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[0], ho, wo), np.int64)
