@@ -96,8 +96,8 @@ def factorize(table: np.ndarray) -> Factors | None:
         folded = _fold_exact_term(U, V)
         if folded is not None:
             candidates.append(folded)
-    # Fewest terms, unless that makes the exact float32 chunks short (a term folded in can be large).
-    best = min(candidates, key=lambda f: (chunk_length(f, 1) < 256, f.rank, f.bound))
+    # Fewest terms, but short exact float32 chunks cost extra passes (a term folded in can be large).
+    best = min(candidates, key=lambda f: f.rank * (1 + 256 / max(1, chunk_length(f, 1))))
     if not np.array_equal(best.U @ best.V.T, L):  # the guarantee everything below relies on
         return None
     return best
