@@ -39,18 +39,12 @@ def best_time(fn, repeat: int) -> float:
 def gather_kernel_matmul(plan, x, w):
     """The LUT gather loop alone (what LUT mode runs without the factorization)."""
     from opmodels.kernels import cpu
-    out = np.empty((x.shape[0], w.shape[1]), np.int64)
-    cpu.kernel_module(plan).matmul_kernel(np.ascontiguousarray(x, np.int64), np.ascontiguousarray(w, np.int64),
-                                          plan.table(), out)
-    return cpu.wrap_result(plan, out)
+    return cpu.loop_matmul(plan, x, w)
 
 
 def gather_kernel_conv(plan, x, w, padding):
     from opmodels.kernels import cpu
-    out = np.empty((x.shape[0], w.shape[0], x.shape[2], x.shape[3]), np.int64)
-    cpu.kernel_module(plan).conv2d_kernel(np.ascontiguousarray(x, np.int64), np.ascontiguousarray(w, np.int64),
-                                          plan.table(), out, 1, 1, padding, padding, 1, 1, 1)
-    return cpu.wrap_result(plan, out)
+    return cpu.direct_conv2d(plan, x, w, (1, 1), (padding, padding), (1, 1), 1, x.shape[2], x.shape[3])
 
 
 def check_conv_slice(x, w, got, multiplier, adder, padding, images=1, channels=4):
