@@ -9,8 +9,9 @@ The source goes into a real file in a cache directory keyed by the IR hash (``nu
 cannot cache functions created by ``exec``), so a second process loads the machine code from numba's
 cache instead of compiling again.
 
-Entry points: :func:`render_function` (source text of one function), :func:`convert` (a whole module)
-and :func:`scalar_function` (the compiled ``f(a, b) -> int64`` of an operator).
+Entry points: :func:`render_function` (source text of one function), :func:`convert` (a whole module),
+:func:`scalar_function` (the compiled ``f(a, b) -> int64`` of an operator) and
+``Renderer.render_statements`` (the same lines with the ports bound to expressions, for kernels).
 """
 from __future__ import annotations
 

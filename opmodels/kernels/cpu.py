@@ -1,9 +1,10 @@
 """CPU kernels: numba loops generated per (product, adder) and cached like the scalar functions.
 
-Each kernel module is one generated file: the operators' scalar functions (from the IR, by
-:mod:`opmodels.backends.numba_cpu`) followed by the loops below with the product and accumulate
-expressions filled in, so numba inlines them and ``cache=True`` holds for the whole file.
-Every loop keeps the spec's order per output: k ascends in the innermost accumulation of each output.
+Each kernel module is one generated file: the loops below with the ``#PRODUCT`` and ``#ACCUMULATE``
+markers replaced by statements (a table lookup, ``x * w``, or the multiplier's / adder's IR rendered by
+:mod:`opmodels.backends.numba_cpu`), so LLVM sees one loop body it can vectorise and ``cache=True``
+holds for the whole file. Every loop keeps the spec's order per output: k ascends in the
+accumulation of each output.
 """
 from __future__ import annotations
 
