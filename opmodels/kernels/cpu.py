@@ -59,13 +59,14 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
                 for j in range(KW):
                     w = np.int64(ws[o, c, i, j])
                     for oh in range(HO):
-                        row = plane[oh * sh + i * dh]
+                        row = plane[oh * sh + i * dh, j * dw:]
+                        accrow = accs[oh]
                         for ow in range(WO):
-                            x = np.int64(row[ow * sw + j * dw])
-                            acc = accs[oh, ow]
+                            x = np.int64(row[ow * sw])
+                            acc = accrow[ow]
                             #PRODUCT
                             #ACCUMULATE
-                            accs[oh, ow] = acc
+                            accrow[ow] = acc
         out[nn, o] = accs
 '''
 
