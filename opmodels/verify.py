@@ -195,6 +195,59 @@ def verify(op, verilog=None, top: str | None = None, ports=("a", "b", "y"), para
     return result
 
 
+def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 20, k: int = 64, seed: int = 0,
+               sim: str = "icarus", work_dir=None) -> Result:
+    """Random streams of ``k`` products through the clocked MAC of ``rtl/handwritten/opm_mac.v``,
+    built from the generated modules of ``mul`` and ``add`` (``rtl="generated"``) or from the
+    hand-written ``opm_booth_r4`` (exact only) and ``opm_loa`` (``rtl="handwritten"``)."""
+    from .backends import verilog as backend
+    runner = _runner(sim)
+    mul, add = catalog.get(mul), catalog.get(add)
+    if mul.kind != "multiplier" or add.kind != "adder" or add.width < mul.out_width:
+        raise OpmodelsError(f"a MAC needs a multiplier and an adder at least as wide as its product, "
+                            f"not {mul.id} ({mul.kind}) and {add.id} ({add.kind}, {add.width} bits)")
+    work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-mac-{mul.id}-{add.id}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "sim.log"
+    mac = HANDWRITTEN_DIR / "opm_mac.v"
+    if rtl == "generated":
+        sources = [backend.write(mul, work), backend.write(add, work), mac]
+        defines = {"OPM_MAC_MUL": backend.module_name(mul.id), "OPM_MAC_ADD": backend.module_name(add.id)}
+    elif rtl == "handwritten":
+        if mul.params.get("p", None) != 0:
+            raise OpmodelsError(f"the hand-written multiplier is exact; {mul.id} is not")
+        sources = [HANDWRITTEN_DIR / "opm_booth_r4.v", HANDWRITTEN_DIR / "opm_loa.v", mac]
+        defines = {"OPM_MAC_MUL": "opm_booth_r4", "OPM_MAC_MUL_PARAMS": f".N({mul.width})",
+                   "OPM_MAC_ADD": "opm_loa", "OPM_MAC_ADD_PARAMS": f".W({add.width}),.L({add.params['l']})"}
+    else:
+        raise OpmodelsError(f"rtl must be 'generated' or 'handwritten', not {rtl!r}")
+    summary_path = work / "summary.json"
+    env = {"OPM_MAC_MUL": mul.id, "OPM_MAC_ADD": add.id, "OPM_MAC_STREAMS": str(streams), "OPM_MAC_K": str(k),
+           "OPM_SEED": str(seed), "OPM_SUMMARY": str(summary_path)}
+    runner_parameters = {"N": mul.width, "W": add.width}
+    start = time.perf_counter()
+    runner.parameters = runner_parameters
+    try:
+        runner.build(sources=[str(s) for s in sources], hdl_toplevel="opm_mac", defines=defines,
+                     parameters=runner_parameters, always=True, build_dir=work, timescale=TIMESCALE, log_file=log)
+    except RuntimeError:
+        raise OpmodelsError(f"the MAC bench does not compile (full log: {log})") from None
+    try:
+        runner.test(test_module="opm_mac_bench", hdl_toplevel="opm_mac", build_dir=work, test_dir=work,
+                    extra_env=env, results_xml=str(work / "results.xml"), log_file=log)
+    except (RuntimeError, SystemExit):
+        pass
+    if not summary_path.is_file():
+        raise OpmodelsError(f"the MAC bench for {mul.id} + {add.id} ended without a result; see {log}")
+    summary = json.loads(summary_path.read_text())
+    result = Result(summary["operator"], f"opm_mac ({rtl})", summary["vectors"], summary["mismatches"],
+                    summary["counterexamples"], time.perf_counter() - start, str(log))
+    if result.passed and work_dir is None:
+        shutil.rmtree(work, ignore_errors=True)
+        result.log = ""
+    return result
+
+
 _FROM_SPECS: list[str] = []
 
 
