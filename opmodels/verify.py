@@ -151,12 +151,21 @@ def _run(runner, *, sources, top, defines, test_module, extra_env, work: Path, l
 
 def verify(op, verilog=None, top: str | None = None, ports=("a", "b", "y"), params: dict | None = None,
            vectors: str = "default", seed: int = 0, sim: str = "icarus", work_dir=None,
-           limit: int = 10) -> Result:
+           limit: int = 10, from_specs=()) -> Result:
     """Simulate ``op``'s generated Verilog (or the user's ``verilog`` files with module ``top``) over
     the bench's vectors and compare every result with the model."""
     from .backends import verilog as backend
     runner = _runner(sim)
     op = catalog.get(op)
+    specs = [*from_specs, *_FROM_SPECS]
+    if not specs:
+        try:
+            catalog.get(op.id)
+        except OpmodelsError:
+            specs = None
+        if specs is None or op.id in catalog._registered:
+            raise OpmodelsError(f"operator {op.id} is not in the catalog; the simulator's Python loads it with "
+                                "--from MODULE:ATTR (verify(..., from_specs=[...]))")
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-verify-{op.id}-"))
     work.mkdir(parents=True, exist_ok=True)
     log = work / "sim.log"
@@ -180,7 +189,7 @@ def verify(op, verilog=None, top: str | None = None, ports=("a", "b", "y"), para
     summary_path = work / "summary.json"
     env = {"OPM_OPERATOR": op.id, "OPM_VECTORS": str(vectors), "OPM_SEED": str(seed),
            "OPM_SUMMARY": str(summary_path), "OPM_MAX_COUNTEREXAMPLES": str(limit),
-           "OPM_FROM": ",".join(_registered_specs())}
+           "OPM_FROM": ",".join(specs)}
     start = time.perf_counter()
     _run(runner, sources=[*sources, VERIFICATION_DIR / "hdl" / "opm_comb_bench.v"], top="opm_comb_bench",
          defines=defines, test_module="opm_comb_bench", extra_env=env, work=work, log=log)
@@ -248,12 +257,7 @@ def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 2
     return result
 
 
-_FROM_SPECS: list[str] = []
-
-
-def _registered_specs() -> list[str]:
-    """``--from`` specs loaded in this process, so the simulator's Python can load them too."""
-    return list(_FROM_SPECS)
+_FROM_SPECS: list[str] = []  # --from specs of this command, loaded again by the simulator's Python
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -288,6 +292,8 @@ def _parse_params(items) -> dict:
 def cli_verify(args, operators) -> int:
     """``opmodels verify``: exit 0 when every operator matches, 1 when one does not."""
     _FROM_SPECS.extend(args.from_ or [])
+    if str(VERIFICATION_DIR) not in sys.path:  # so --from can name the bench fixtures too
+        sys.path.append(str(VERIFICATION_DIR))
     ops = operators(args)
     require_simulator(args.sim)
     if args.vectors not in ("default", "all") and not (args.vectors.isdigit() and int(args.vectors) > 0):

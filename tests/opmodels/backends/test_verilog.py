@@ -1,16 +1,18 @@
 """The Verilog backend: structure, every op rendered, the checked-in rtl/generated/ is current,
 and pyverilog reads back the interface the IR declares. Simulation checks are in tests/verification."""
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import opmodels
-from opmodels import dsl, ir
+from opmodels import ir
 from opmodels.backends import verilog
 from opmodels.operator import Operator
 
 ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "verification"))
+import opm_fixtures  # noqa: E402  (verification/ holds the operators the RTL benches share)
 GENERATED = ROOT / "rtl" / "generated"
 HANDWRITTEN = ROOT / "rtl" / "handwritten"
 
@@ -50,30 +52,10 @@ def test_small_module_golden():
         "assign y = n13;")
 
 
-def _every_op_graph() -> ir.Graph:
-    """One graph that uses every op of the IR, named and unnamed, as a DSL user would write it."""
-    N = ir.Node
-    nodes = [
-        N(ir.Op.INPUT, (), 8, True, name="a"), N(ir.Op.INPUT, (), 8, True, name="b"),       # 0 1
-        N(ir.Op.CONST, (), 8, params=(0x5A,), name="k"),                                     # 2
-        N(ir.Op.NOT, (0,), 8), N(ir.Op.AND, (3, 1), 8), N(ir.Op.OR, (4, 2), 8),             # 3 4 5
-        N(ir.Op.XOR, (5, 0), 8), N(ir.Op.ADD, (6, 1), 8), N(ir.Op.SUB, (7, 0), 8),          # 6 7 8
-        N(ir.Op.SHL, (8,), 8, params=(3,)), N(ir.Op.SHR_U, (9,), 8, params=(2,)),          # 9 10
-        N(ir.Op.SHR_S, (8,), 8, params=(5,)), N(ir.Op.SLICE, (11,), 4, params=(2,)),       # 11 12
-        N(ir.Op.CONCAT, (12, 10, 12), 16), N(ir.Op.SLICE, (1,), 1, params=(7,)),            # 13 14
-        N(ir.Op.ZEXT, (10,), 16), N(ir.Op.MUX, (14, 13, 15), 16),                           # 15 16
-        N(ir.Op.SEXT, (11,), 16, True), N(ir.Op.XOR, (16, 17), 16),                         # 17 18
-        N(ir.Op.CAST, (18,), 16, True, name="y_cast"), N(ir.Op.CONST, (), 16, params=(1,)),  # 19 20
-        N(ir.Op.ADD, (19, 20), 16, True),                                                   # 21
-    ]
-    return ir.Graph(nodes, {"y": 21})
-
-
 def test_every_op_is_rendered():
     assert verilog.RENDERED_OPS == set(ir.Op)
-    graph = _every_op_graph()
-    assert {n.op for n in graph.nodes} == set(ir.Op)
-    op = Operator("EVERYOP", "multiplier", 8, graph, family="custom")
+    op = opm_fixtures.every_op()
+    assert {n.op for n in op.graph.nodes} == set(ir.Op)
     text = verilog.convert(op)
     assert "module opm_everyop (a, b, y);" in text
 
