@@ -114,10 +114,11 @@ def cmd_verify(args) -> int:
 
 
 def _progress(items, desc):
-    if len(items) < 4:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with the extras, the core does not need it
         return items
-    from tqdm import tqdm
-    return tqdm(items, desc=desc, unit="op", file=sys.stderr)
+    return tqdm(items, desc=desc, unit="op", file=sys.stderr, disable=len(items) < 4)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,10 @@
-"""cocotb checker of the combinational bench (HDL harness: hdl/opm_comb_bench.v).
+"""cocotb checker of the combinational bench (HDL harness: ``opmodels.verify.harness``).
 
-One generic test serves every operator: it takes the operator named by ``OPM_OPERATOR``, builds the
+One generic test serves every operator: it takes the operators named by ``OPM_OPERATORS`` (one DUT
+each in the harness, all of one operand width), builds the
 vectors (all 65,536 pairs with the LUT as reference for 8-bit operators; seeded random pairs plus
 corners with the interpreter as reference otherwise), has the harness apply them in batches, reads the
-DUT's results back and compares them here. The summary (vectors, mismatches, counterexamples) goes to
+DUTs' results back and compares them here. The summary (vectors, mismatches, counterexamples) goes to
 the JSON file ``OPM_SUMMARY`` for ``opmodels verify``.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 from cocotb.triggers import Timer, ValueChange
 
 from opmodels import interp
-from opmodels.verify import BATCH, bench_operator, compare, vectors_for
+from opmodels.verify import BATCH, bench_operators, compare, vectors_for
 
 
 def _write_vectors(a: np.ndarray, b: np.ndarray, width: int, path: str) -> None:
@@ -43,24 +44,30 @@ def _read_results(path: str) -> list[int | None]:
 
 
 @cocotb.test()
-async def operator_matches_model(dut):
-    op = bench_operator()
-    a, b, expected = vectors_for(op, os.environ.get("OPM_VECTORS", "default"), int(os.environ.get("OPM_SEED", "0")))
+async def operators_match_model(dut):
+    ops = bench_operators()
+    a, b, _ = vectors_for(ops[0], os.environ.get("OPM_VECTORS", "default"), int(os.environ.get("OPM_SEED", "0")))
+    expected = [vectors_for(op, os.environ.get("OPM_VECTORS", "default"), int(os.environ.get("OPM_SEED", "0")))[2]
+                for op in ops]  # the same (a, b) for every operator of one width and seed
     start = time.perf_counter()
-    got: list[int | None] = []
+    got: list[list[int | None]] = [[] for _ in ops]
     for lo in range(0, len(a), BATCH):
         hi = min(lo + BATCH, len(a))
-        _write_vectors(a[lo:hi], b[lo:hi], op.width, "vectors.hex")
+        _write_vectors(a[lo:hi], b[lo:hi], ops[0].width, "vectors.hex")
         dut.count.value = hi - lo
         await Timer(1, "ns")
         dut.start.value = 1 - int(dut.start.value)
         await ValueChange(dut.done)
-        got += _read_results("results.hex")
-    summary = compare(op, a, b, expected, got, limit=int(os.environ.get("OPM_MAX_COUNTEREXAMPLES", "10")))
-    summary["sim_seconds"] = time.perf_counter() - start
+        for i in range(len(ops)):
+            got[i] += _read_results(f"results{i}.hex")
+    limit = int(os.environ.get("OPM_MAX_COUNTEREXAMPLES", "10"))
+    summaries = [compare(op, a, b, want, words, limit) for op, want, words in zip(ops, expected, got)]
     path = os.environ.get("OPM_SUMMARY")
     if path:
         with open(path, "w") as handle:
-            json.dump(summary, handle)
-    dut._log.info("%s: %d vectors, %d mismatches", op.id, summary["vectors"], summary["mismatches"])
-    assert summary["mismatches"] == 0, f"{summary['mismatches']} mismatches, e.g. {summary['counterexamples'][:3]}"
+            json.dump(summaries, handle)
+    for s in summaries:
+        dut._log.info("%s: %d vectors, %d mismatches", s["operator"], s["vectors"], s["mismatches"])
+    failed = [s for s in summaries if s["mismatches"]]
+    assert not failed, "; ".join(f"{s['operator']}: {s['mismatches']} mismatches, e.g. {s['counterexamples'][:3]}"
+                                 for s in failed)
