@@ -94,3 +94,12 @@ def test_cli_unknown_id_is_one_line(capsys):
     from opmodels.cli import main
     assert main(["gen-verilog", "Q4P8"]) == 2
     assert capsys.readouterr().err.startswith("opmodels: error: unknown operator 'Q4P8'")
+
+
+def test_no_simulator_imports_at_import_time():
+    import subprocess
+    code = ("import sys, opmodels, opmodels.cli, opmodels.verify, opmodels.hdl_interface, opmodels.backends.verilog;"
+            "opmodels.cli.build_parser();"
+            "bad = [m for m in ('cocotb', 'cocotb_tools', 'pyverilog', 'torch', 'numba') if m in sys.modules];"
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": ""})
