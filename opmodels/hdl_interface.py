@@ -17,6 +17,10 @@ from pathlib import Path
 from .errors import OpmodelsError
 
 
+class UnparsableVerilog(OpmodelsError):
+    """pyverilog (a Verilog-2001 parser) cannot read the file, though a simulator may."""
+
+
 @dataclass(frozen=True)
 class Port:
     name: str
@@ -41,12 +45,12 @@ def parse(sources, defines: dict | None = None):
                *map(str, sources)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
-        raise OpmodelsError(f"cannot preprocess {', '.join(map(str, sources))}: "
+        raise UnparsableVerilog(f"cannot preprocess {', '.join(map(str, sources))}: "
                             f"{(result.stderr or result.stdout).strip().splitlines()[0]}")
     try:
         return parser.parse(output.read_text())
     except Exception as error:  # pyverilog raises ParseError and plain exceptions alike
-        raise OpmodelsError(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
+        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
 
 
 def modules(ast) -> dict:

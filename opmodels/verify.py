@@ -267,8 +267,11 @@ def user_dut(op, verilog, top, ports=("a", "b", "y"), params=None, log_dir=None)
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="opmodels-verify-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     _compile_check(sources, top, log_dir / "compile.log")
-    from .hdl_interface import check_ports
-    check_ports(sources, top, op, ports, params)
+    from .hdl_interface import UnparsableVerilog, check_ports
+    try:
+        check_ports(sources, top, op, ports, params)
+    except UnparsableVerilog:
+        pass  # e.g. SystemVerilog that Icarus compiles: the harness's port connections check it instead
     return Dut(op, top, sources, tuple(ports), dict(params or {}))
 
 
