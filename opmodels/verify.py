@@ -335,6 +335,12 @@ def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 2
     if mul.kind != "multiplier" or add.kind != "adder" or add.width < mul.out_width:
         raise OpmodelsError(f"a MAC needs a multiplier and an adder at least as wide as its product, "
                             f"not {mul.id} ({mul.kind}) and {add.id} ({add.kind}, {add.width} bits)")
+    if rtl not in ("generated", "handwritten"):
+        raise OpmodelsError(f"rtl must be 'generated' or 'handwritten', not {rtl!r}")
+    if rtl == "handwritten" and (mul.family != "BoothR4" or mul.params.get("p") != 0 or add.family != "LOA"):
+        raise OpmodelsError(f"the hand-written MAC has an exact Booth multiplier and a LOA; {mul.id} and {add.id} "
+                            "are not (use --mac-rtl generated)")
+    _loadable_specs([mul, add], ())
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-mac-{mul.id}-{add.id}-"))
     work.mkdir(parents=True, exist_ok=True)
     log = work / "sim.log"
@@ -342,14 +348,10 @@ def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 2
     if rtl == "generated":
         sources = [backend.write(mul, work), backend.write(add, work), mac]
         defines = {"OPM_MAC_MUL": backend.module_name(mul.id), "OPM_MAC_ADD": backend.module_name(add.id)}
-    elif rtl == "handwritten":
-        if mul.params.get("p", None) != 0:
-            raise OpmodelsError(f"the hand-written multiplier is exact; {mul.id} is not")
+    else:
         sources = [HANDWRITTEN_DIR / "opm_booth_r4.v", HANDWRITTEN_DIR / "opm_loa.v", mac]
         defines = {"OPM_MAC_MUL": "opm_booth_r4", "OPM_MAC_MUL_PARAMS": f".N({mul.width})",
                    "OPM_MAC_ADD": "opm_loa", "OPM_MAC_ADD_PARAMS": f".W({add.width}),.L({add.params['l']})"}
-    else:
-        raise OpmodelsError(f"rtl must be 'generated' or 'handwritten', not {rtl!r}")
     summary_path = work / "summary.json"
     env = {"OPM_MAC_MUL": mul.id, "OPM_MAC_ADD": add.id, "OPM_MAC_STREAMS": str(streams), "OPM_MAC_K": str(k),
            "OPM_SEED": str(seed), "OPM_SUMMARY": str(summary_path)}

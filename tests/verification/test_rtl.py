@@ -98,14 +98,14 @@ def _assert_caught(result, op_id="M4P8"):
 def test_mutation_one_gate_changed(tmp_path):
     source = _mutant(tmp_path, lambda t: t.replace("assign two1 = n47 & n48;", "assign two1 = n47 | n48;"))
     assert "n47 | n48" in source.read_text()
-    _assert_caught(verify("M4P8", verilog=source, top="opm_m4p8"))
+    _assert_caught(verify("M4P8", verilog=source, top="opm_m4p8", work_dir=tmp_path / "build"))
 
 
 def test_mutation_operands_swapped(tmp_path):
     inner = _mutant(tmp_path, lambda t: t)
     wrapper = _write(tmp_path / "swapped.v", "module swapped (a, b, y);\n  input signed [7:0] a, b;\n"
                      "  output signed [15:0] y;\n  opm_m4p8 inner (.a(b), .b(a), .y(y));\nendmodule\n")
-    _assert_caught(verify("M4P8", verilog=[inner, wrapper], top="swapped"))
+    _assert_caught(verify("M4P8", verilog=[inner, wrapper], top="swapped", work_dir=tmp_path / "build"))
 
 
 def test_mutation_output_bit_stuck(tmp_path, capsys):
@@ -113,7 +113,8 @@ def test_mutation_output_bit_stuck(tmp_path, capsys):
     wrapper = _write(tmp_path / "stuck.v", "module stuck (a, b, y);\n  input signed [7:0] a, b;\n"
                      "  output signed [15:0] y;\n  wire [15:0] p;\n  opm_m4p8 inner (.a(a), .b(b), .y(p));\n"
                      "  assign y = {p[15:6], 1'b1, p[4:0]};\nendmodule\n")
-    assert main(["verify", "M4P8", "--verilog", str(inner), "--verilog", str(wrapper), "--top", "stuck"]) == 1
+    assert main(["verify", "M4P8", "--verilog", str(inner), "--verilog", str(wrapper), "--top", "stuck",
+                 "--keep", str(tmp_path / "build")]) == 1
     out = capsys.readouterr().out
     assert "MISMATCH" in out and re.search(r"a=-?\d+ b=-?\d+ expected=-?\d+ got=-?\d+", out)
 
@@ -129,7 +130,8 @@ def test_cli_renamed_ports(tmp_path, capsys):
     inner = _mutant(tmp_path, lambda t: t)
     wrapper = _write(tmp_path / "renamed.v", "module renamed (x, w, p);\n  input signed [7:0] x, w;\n"
                      "  output signed [15:0] p;\n  opm_m4p8 inner (.a(x), .b(w), .y(p));\nendmodule\n")
-    args = ["verify", "M4P8", "--verilog", str(inner), "--verilog", str(wrapper), "--top", "renamed"]
+    args = ["verify", "M4P8", "--verilog", str(inner), "--verilog", str(wrapper), "--top", "renamed",
+            "--keep", str(tmp_path / "build")]
     assert main(args + ["--port-a", "x", "--port-b", "w", "--port-y", "p"]) == 0
     assert main(args) == 2
     err = capsys.readouterr().err
@@ -139,7 +141,7 @@ def test_cli_renamed_ports(tmp_path, capsys):
 def test_cli_file_that_does_not_compile(tmp_path, capsys):
     broken = _write(tmp_path / "broken.v", "module broken (a, b, y);\n  input [7:0] a, b;\n  output [15:0] y;\n"
                     "  assign y = a * ;\nendmodule\n")
-    assert main(["verify", "M4P8", "--verilog", str(broken), "--top", "broken"]) == 2
+    assert main(["verify", "M4P8", "--verilog", str(broken), "--top", "broken", "--keep", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not compile" in err and "full log:" in err
     log = Path(err.split("full log: ")[1].rstrip(")\n"))
@@ -149,7 +151,7 @@ def test_cli_file_that_does_not_compile(tmp_path, capsys):
 def test_cli_wrong_width(tmp_path, capsys):
     narrow = _write(tmp_path / "narrow.v", "module narrow (a, b, y);\n  input signed [7:0] a, b;\n"
                     "  output signed [7:0] y;\n  assign y = a * b;\nendmodule\n")
-    assert main(["verify", "M4P8", "--verilog", str(narrow), "--top", "narrow"]) == 2
+    assert main(["verify", "M4P8", "--verilog", str(narrow), "--top", "narrow", "--keep", str(tmp_path)]) == 2
     assert "port y is 8 bits, M4P8 needs 16" in capsys.readouterr().err
 
 
@@ -179,4 +181,5 @@ def test_cli_mac(capsys):
     assert main(["verify", "M2P6", "--mac", "LOA4", "--streams", "4", "-k", "16"]) == 0
     assert "64 products       0 mismatching streams" in capsys.readouterr().out
     assert main(["verify", "M2P6", "--mac", "LOA4", "--mac-rtl", "handwritten"]) == 2
-    assert "the hand-written multiplier is exact; M2P6 is not" in capsys.readouterr().err
+    assert "the hand-written MAC has an exact Booth multiplier and a LOA; M2P6 and LOA4 are not" \
+        in capsys.readouterr().err
