@@ -132,10 +132,14 @@ def interface(module, overrides: dict | None = None) -> list[Port]:
 
 
 def expected_ports(op, names=("a", "b", "y")) -> list[Port]:
-    """What the IR says: a, b signed inputs of the operand width, y a signed output."""
-    a, b, y = names
-    return [Port(a, "input", op.width, True), Port(b, "input", op.width, True),
-            Port(y, "output", op.out_width, True)]
+    """What the IR declares for ports a, b (inputs) and y (output), under the given names."""
+    graph = op.graph
+    ports = []
+    for port, name in zip(("a", "b", "y"), names):
+        direction = "input" if port in graph.inputs else "output"
+        node = graph.nodes[graph.inputs[port] if direction == "input" else graph.outputs[port]]
+        ports.append(Port(name, direction, node.width, node.signed))
+    return ports
 
 
 def check_ports(sources, top: str, op, names=("a", "b", "y"), params: dict | None = None,
