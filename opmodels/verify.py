@@ -22,8 +22,6 @@ from . import catalog, interp
 from .errors import OpmodelsError
 from .files import write_atomic
 
-
-
 BATCH = 65536           # vectors per harness run (the harness memory depth)
 RANDOM_VECTORS = 200_000  # wider than 8 bits: this many seeded random pairs plus the corners
 SIMULATORS = ("icarus",)
@@ -256,14 +254,19 @@ def generated_dut(op, directory: Path) -> Dut:
     return Dut(op, backend.module_name(op.id), [backend.write(op, directory)])
 
 
-def user_dut(op, verilog, top, ports=("a", "b", "y"), params=None, log_dir=None) -> Dut:
-    """The user's module ``top`` in files ``verilog``, checked to compile and to have the ports."""
+def _user_sources(verilog, top) -> list[Path]:
     sources = [Path(v).resolve() for v in ([verilog] if isinstance(verilog, (str, Path)) else verilog)]
     for source in sources:
         if not source.is_file():
             raise OpmodelsError(f"Verilog file {str(source)!r} does not exist")
     if not top:
         raise OpmodelsError("--verilog needs --top, the name of the module to check")
+    return sources
+
+
+def user_dut(op, verilog, top, ports=("a", "b", "y"), params=None, log_dir=None) -> Dut:
+    """The user's module ``top`` in files ``verilog``, checked to compile and to have the ports."""
+    sources = _user_sources(verilog, top)
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="opmodels-verify-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     _compile_check(sources, top, log_dir / "compile.log")
@@ -282,6 +285,8 @@ def verify(op, verilog=None, top: str | None = None, ports=("a", "b", "y"), para
     the bench's vectors and compare every result with the model. ``work_dir`` keeps the build."""
     require_simulator(sim)
     op = catalog.get(op)
+    if verilog:
+        _user_sources(verilog, top)  # before a build directory exists
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-verify-{op.id}-"))
     work.mkdir(parents=True, exist_ok=True)
     dut = user_dut(op, verilog, top, ports, params, work) if verilog else generated_dut(op, work)
