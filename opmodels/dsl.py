@@ -37,9 +37,14 @@ class Value:
         )
 
     def named(self, name: str) -> "Value":
-        """Give the wire a name that structural backends (Verilog) show."""
-        self.name = name
-        return self
+        """Give the wire a name that structural backends (Verilog) show.
+
+        A value that already has a name keeps it: the new name goes on a copy of the node, so that
+        naming an alias (a row's neg bit that is just b2) does not rename the original wire."""
+        if self.name is None:
+            self.name = name
+            return self
+        return Value(self.op, self.args, self.width, self.signed, self.params, name)
 
     # -- bit selection ----------------------------------------------------------------------
     def __getitem__(self, key) -> "Value":
