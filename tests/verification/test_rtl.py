@@ -96,8 +96,9 @@ def _assert_caught(result, op_id="M4P8"):
 
 
 def test_mutation_one_gate_changed(tmp_path):
-    source = _mutant(tmp_path, lambda t: t.replace("assign two1 = n47 & n48;", "assign two1 = n47 | n48;"))
-    assert "n47 | n48" in source.read_text()
+    gate = re.compile(r"assign two1 = (\w+) & (\w+);")  # row 1's "two" encoder gate: AND -> OR
+    source = _mutant(tmp_path, lambda t: gate.sub(r"assign two1 = \1 | \2;", t, count=1))
+    assert re.search(r"assign two1 = \w+ \| \w+;", source.read_text())
     _assert_caught(verify("M4P8", verilog=source, top="opm_m4p8", work_dir=tmp_path / "build"))
 
 
