@@ -97,6 +97,30 @@ def cmd_metrics(args) -> int:
     return 0
 
 
+def cmd_gen_verilog(args) -> int:
+    from .backends import verilog
+    ops = _operators(args)
+    directory = prepare_directory(args.output)
+    start = time.perf_counter()
+    for op in _progress(ops, "gen-verilog"):
+        verilog.write(op, directory)
+    print(f"wrote {len(ops)} Verilog module(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .verify import cli_verify  # cocotb is imported only when a bench runs
+    return cli_verify(args, _operators)
+
+
+def _progress(items, desc):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with the extras, the core does not need it
+        return items
+    return tqdm(items, desc=desc, unit="op", file=sys.stderr, disable=len(items) < 4)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="opmodels", description="Approximate arithmetic operators: catalog, LUTs, metrics.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -125,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--samples", type=int, default=None, help="sample this many uniform pairs")
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--json", action="store_true")
+    sub = add("gen-verilog", cmd_gen_verilog, "write Verilog-2005 modules opm_<id> (a, b, y) to <ID>.v",
+              all_ids=catalog.catalog_ids)
+    sub.add_argument("-o", "--output", default="rtl/generated", help="output directory (default: rtl/generated)")
+    sub = add("verify", cmd_verify, "simulate the Verilog of operators (cocotb + Icarus) against the model",
+              all_ids=catalog.catalog_ids)
+    from .verify import add_arguments as add_verify_arguments
+    add_verify_arguments(sub)
     return parser
 
 
