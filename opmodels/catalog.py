@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
+import sys
 from functools import lru_cache
 
 from .errors import OpmodelsError
@@ -87,6 +89,8 @@ def load_from(spec: str) -> Operator:
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise OpmodelsError(f"--from takes 'package.module:attribute', not {spec!r}")
+    if os.getcwd() not in sys.path:  # like `python -m`: modules beside the user are importable
+        sys.path.insert(0, os.getcwd())
     try:
         target = getattr(importlib.import_module(module_name), attribute)
     except ImportError as error:
