@@ -51,7 +51,8 @@ def test_percentile_calibration_clips():
     assert observer.range("percentile", 50.0, 8) < observer.range("max", 99.99, 8)
     config = netsim.Config.uniform(a_calibration="percentile", percentile=90.0)
     amodel = netsim.convert(model, config, calibration)
-    assert amodel.layers[0].input_scale < netsim.convert(model, netsim.Config.uniform(), calibration).layers[0].input_scale
+    plain = netsim.convert(model, netsim.Config.uniform(), calibration)
+    assert amodel.layers[0].input_scale < plain.layers[0].input_scale
 
 
 def test_user_module_and_errors():
