@@ -45,15 +45,24 @@ class ApproxMixin:
         """Quantize the float weight again (after fine-tuning changed it)."""
         s = self.settings
         if not s.quantize:
-            self.weight_scale = self.weight_q = None
+            self._buffer("weight_scale", None)
+            self._buffer("weight_q", None)
             return
-        self.weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
+        weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
         shape = (-1,) + (1,) * (self.weight.dim() - 1)
-        self.weight_q = quant.quantize(self.weight.detach().double(),
-                                       self.weight_scale.reshape(shape) if self.weight_scale.dim() else
-                                       self.weight_scale, s.w_bits)
+        self._buffer("weight_scale", weight_scale.to(self.weight.device))
+        self._buffer("weight_q", quant.quantize(self.weight.detach().double(),
+                                                weight_scale.reshape(shape) if weight_scale.dim() else weight_scale,
+                                                s.w_bits).to(self.weight.device))
         self._exact_dtype = torch.float32 if self._bound() < FLOAT32_EXACT else torch.float64
         self._prepare_weight()
+
+    def _buffer(self, name: str, value) -> None:
+        """Derived weights are non-persistent buffers: ``.to(device)`` moves them, state_dict omits them."""
+        if name in self._buffers or not hasattr(self, name):
+            self.register_buffer(name, value, persistent=False)
+        else:
+            setattr(self, name, value)
 
     def _bound(self) -> int:
         """Largest possible |accumulator| with exact arithmetic."""
@@ -132,8 +141,8 @@ class ApproxLinear(ApproxMixin, nn.Linear):
         return values  # output features are the last dimension
 
     def _prepare_weight(self):
-        self.weight_kt = self.weight_q.t().contiguous()  # [K, N], the kernels' layout
-        self._weight_exact = self.weight_q.to(self._exact_dtype)
+        self._buffer("weight_kt", self.weight_q.t().contiguous())  # [K, N], the kernels' layout
+        self._buffer("_weight_exact", self.weight_q.to(self._exact_dtype))
 
     def _float_forward(self, x, w):
         return F.linear(x, w, self.bias)
@@ -186,7 +195,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
         return values.reshape((1, -1) + (1,) * (dims - 2)) if values.dim() else values
 
     def _prepare_weight(self):
-        self._weight_exact = self.weight_q.to(self._exact_dtype)
+        self._buffer("_weight_exact", self.weight_q.to(self._exact_dtype))
 
     def _float_forward(self, x, w):
         return self._conv_forward(x, w, self.bias)
