@@ -10,7 +10,8 @@ Cases (issue 5 targets in brackets):
   resnet18-M4P8       ResNet-18 CIFAR-size, batch 32, M4P8 everywhere                [<= 10x]
 
 Each case: torch fp32 forward and the approximate forward, both under torch.inference_mode, one
-warm-up call (kernel compilation, LUTs), then the best of --repeat calls. Weights are random: the
+warm-up call (kernel compilation, LUTs), then the best of --repeat calls, fp32 and approximate
+calls alternating. Weights are random: the
 time does not depend on them. The printed ratio is approximate / fp32.
 """
 import argparse
@@ -31,15 +32,18 @@ CASES = {
 }
 
 
-def best_time(function, repeat: int) -> float:
+def best_times(functions, repeat: int) -> list:
+    """Best time of each function; the calls alternate, so a busy machine slows all of them alike."""
+    times = [[] for _ in functions]
     with torch.inference_mode():
-        function()  # warm-up: compilation, tables
-        times = []
+        for function in functions:
+            function()  # warm-up: compilation, tables
         for _ in range(repeat):
-            start = time.perf_counter()
-            function()
-            times.append(time.perf_counter() - start)
-    return min(times)
+            for function, record in zip(functions, times):
+                start = time.perf_counter()
+                function()
+                record.append(time.perf_counter() - start)
+    return [min(record) for record in times]
 
 
 def run_case(name: str, repeat: int) -> dict:
@@ -48,8 +52,7 @@ def run_case(name: str, repeat: int) -> dict:
     model = zoo.build(model_name).eval()
     x = torch.rand(batch, *zoo.ZOO[model_name].input_shape)
     amodel = netsim.convert(model, netsim.Config.uniform(**settings), calibration=[x])
-    fp32 = best_time(lambda: model(x), repeat)
-    approximate = best_time(lambda: amodel(x), repeat)
+    fp32, approximate = best_times([lambda: model(x), lambda: amodel(x)], repeat)
     macs = sum(row["macs"] for row in netsim.describe(amodel).rows) * batch
     return {"case": name, "model": model_name, "batch": batch, "settings": settings, "fp32_s": fp32,
             "approx_s": approximate, "ratio": approximate / fp32, "macs": macs,
