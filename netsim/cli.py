@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("train", help="train a zoo model in float and write a checkpoint", parents=[common])
     sub.add_argument("model", help="zoo model name (see `netsim zoo`)")
     sub.add_argument("-o", "--output", required=True, help="checkpoint file to write")
-    sub.add_argument("--epochs", type=int, default=15)
+    sub.add_argument("--epochs", type=int, default=30)
     sub.add_argument("--lr", type=float, default=2e-3)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--limit", type=int, help="train on the first N training samples only (quick tries)")
