@@ -54,7 +54,7 @@ class ApproxMixin:
         self._buffer("weight_q", quant.quantize(self.weight.detach().double(),
                                                 weight_scale.reshape(shape) if weight_scale.dim() else weight_scale,
                                                 s.w_bits).to(self.weight.device))
-        self._exact_dtype = torch.float32 if self._bound() < FLOAT32_EXACT else torch.float64
+        self._exact_dtype, self._exact_chunk = self._exact_plan()
         self._prepare_weight()
 
     def _buffer(self, name: str, value) -> None:
@@ -63,6 +63,32 @@ class ApproxMixin:
             self.register_buffer(name, value, persistent=False)
         else:
             setattr(self, name, value)
+
+    def _exact_plan(self):
+        """How the exact path sums: (float dtype, reduction chunk or None).
+
+        float32 is exact while every partial sum stays below 2^24; a longer reduction is cut into
+        chunks of input channels (features) that each stay below it, and the chunks are added in
+        float64 (exact up to 2^53). Grouped convolutions and 9..16-bit operands use float64.
+        """
+        if self._bound() < FLOAT32_EXACT:
+            return torch.float32, None
+        per_unit = self._bound() // self._units()
+        chunk = (FLOAT32_EXACT - 1) // per_unit
+        if chunk >= 1 and getattr(self, "groups", 1) == 1:
+            return torch.float32, chunk
+        return torch.float64, None
+
+    def _chunked(self, operation, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """``operation(x, w)`` summed over dimension 1 of both in exact float32 chunks."""
+        if self._exact_chunk is None:
+            return operation(x, w)
+        acc = None
+        for start in range(0, w.shape[1], self._exact_chunk):
+            stop = start + self._exact_chunk
+            part = operation(x[:, start:stop], w[:, start:stop]).double()
+            acc = part if acc is None else acc.add_(part)
+        return acc
 
     def _bound(self) -> int:
         """Largest possible |accumulator| with exact arithmetic."""
@@ -136,6 +162,9 @@ class ApproxLinear(ApproxMixin, nn.Linear):
     def _fan_in(self) -> int:
         return self.in_features
 
+    def _units(self) -> int:
+        return self.in_features
+
     @staticmethod
     def _per_channel(values: torch.Tensor, dims: int) -> torch.Tensor:
         return values  # output features are the last dimension
@@ -151,7 +180,7 @@ class ApproxLinear(ApproxMixin, nn.Linear):
         lead = xq.shape[:-1]
         x2 = xq.reshape(-1, self.in_features)
         if self._exact():
-            acc = self._exact_result(F.linear(x2.to(self._exact_dtype), self._weight_exact.to(x2.device)))
+            acc = self._exact_result(self._chunked(F.linear, x2.to(self._exact_dtype), self._weight_exact))
         else:
             acc = backend.matmul(x2, self.weight_kt.to(x2.device), self.multiplier_op, self.adder_op,
                                  self.acc_width, self.booth_operand)
@@ -190,6 +219,9 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
         kh, kw = self.kernel_size
         return self.in_channels // self.groups * kh * kw
 
+    def _units(self) -> int:
+        return self.in_channels // self.groups
+
     @staticmethod
     def _per_channel(values: torch.Tensor, dims: int) -> torch.Tensor:
         return values.reshape((1, -1) + (1,) * (dims - 2)) if values.dim() else values
@@ -216,8 +248,9 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
     def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
         xq, padding = self._explicit_padding(xq)
         if self._exact():
-            return self._exact_result(F.conv2d(xq.to(self._exact_dtype), self._weight_exact.to(xq.device), None,
-                                               self.stride, padding, self.dilation, self.groups))
+            def convolve(x, w):
+                return F.conv2d(x, w, None, self.stride, padding, self.dilation, self.groups)
+            return self._exact_result(self._chunked(convolve, xq.to(self._exact_dtype), self._weight_exact))
         return backend.conv2d(xq, self.weight_q.to(xq.device), self.multiplier_op, self.adder_op,
                               self.acc_width, _int_or_pair(self.stride), _int_or_pair(padding),
                               _int_or_pair(self.dilation), self.groups, self.booth_operand)

@@ -203,3 +203,26 @@ def test_one_bit_layer():
     with torch.no_grad():
         y = layer(torch.randn(3, 16))
     assert torch.isfinite(y).all()
+
+
+@pytest.mark.parametrize("make", [lambda: nn.Conv2d(256, 4, 3, padding=1), lambda: nn.Linear(3000, 5)],
+                         ids=["conv", "linear"])
+def test_identity_when_the_exact_sum_is_chunked(make):
+    """Long reductions (bound >= 2^24) take the exact path in float32 chunks: still bit for bit."""
+    torch.manual_seed(6)
+    layer = make()
+    exact = approx(layer, 4.0)
+    assert exact._exact_chunk is not None and exact._exact_dtype == torch.float32
+    x = torch.rand((2, 256, 5, 5) if isinstance(layer, nn.Conv2d) else (3, 3000)) * 4
+    via_kernels = approx(layer, 4.0, multiplier="M2P0")
+    with torch.no_grad():
+        assert torch.equal(exact(x), via_kernels(x))
+    xq = torch.round(x / exact.input_scale.float()).clamp(-127, 127).to(torch.int8)
+    expected = (F_conv(xq, exact) if isinstance(layer, nn.Conv2d)
+                else xq.long() @ exact.weight_q.long().t())
+    assert torch.equal(exact._integer_forward(xq), expected)
+
+
+def F_conv(xq, layer):
+    """Exact integer convolution in float64 (every value and sum here is far below 2^53)."""
+    return nn.functional.conv2d(xq.double(), layer.weight_q.double(), None, layer.stride, layer.padding).long()
