@@ -9,8 +9,9 @@ The source goes into a real file in a cache directory keyed by the IR hash (``nu
 cannot cache functions created by ``exec``), so a second process loads the machine code from numba's
 cache instead of compiling again.
 
-Entry points: :func:`render_function` (source text of one function), :func:`convert` (a whole module)
-and :func:`scalar_function` (the compiled ``f(a, b) -> int64`` of an operator).
+Entry points: :func:`render_function` (source text of one function), :func:`convert` (a whole module),
+:func:`scalar_function` (the compiled ``f(a, b) -> int64`` of an operator) and
+``Renderer.render_statements`` (the same lines with the ports bound to expressions, for kernels).
 """
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ class Renderer:
 
     # -- one method per op ----------------------------------------------------------------------
     def _input(self, node, args, widths):
-        return f"np.uint64({node.name}) & {u64(mask(node.width))}"
+        # args[0] is the expression bound to the port (the function parameter, or a kernel variable)
+        return f"np.uint64({args[0]}) & {u64(mask(node.width))}"
 
     def _const(self, node, args, widths):
         return u64(node.params[0])
@@ -127,22 +129,31 @@ class Renderer:
     }
 
     # -- whole functions and modules --------------------------------------------------------------
-    def render_function(self, graph: Graph, name: str, inputs=("a", "b"), output: str = "y") -> str:
-        """``def name(*inputs) -> int64``: inputs are integers (their low bits are taken); the result
-        is the output's pattern read as signed if the output node is signed."""
-        missing = set(graph.inputs) - set(inputs)
-        if missing or output not in graph.outputs:
+    def render_statements(self, graph: Graph, bindings: dict[str, str], result: str, output: str = "y",
+                          prefix: str = "v") -> list[str]:
+        """Statements computing ``result = <output as int64>`` from input ports bound to expressions
+        (signed integers; their low bits are taken). Kernels paste these into their loops, which
+        lets LLVM inline and vectorise them without numba's slow IR-level inlining."""
+        if set(graph.inputs) - set(bindings) or output not in graph.outputs:
             raise ValueError(f"graph ports {sorted(graph.inputs)} -> {sorted(graph.outputs)} do not match "
-                             f"{list(inputs)} -> {output!r}")
-        lines = [self.decorator, f"def {name}({', '.join(inputs)}):"]
+                             f"{sorted(bindings)} -> {output!r}")
+        lines = []
         # Only nodes the output needs (dead nodes would still cost compile time).
         live = _live_nodes(graph, graph.outputs[output])
         for i, node in enumerate(graph.nodes):
             if i in live:
-                expression = self.render_node(f"v{i}", node, [f"v{a}" for a in node.args], graph)
-                lines.append(f"    v{i} = {expression}")
+                args = [bindings[node.name]] if node.op is Op.INPUT else [f"{prefix}{a}" for a in node.args]
+                lines.append(f"{prefix}{i} = {self.render_node(f'{prefix}{i}', node, args, graph)}")
         out = graph.nodes[graph.outputs[output]]
-        lines.append(f"    return {self.to_int64(f'v{graph.outputs[output]}', out.width, out.signed)}")
+        lines.append(f"{result} = {self.to_int64(f'{prefix}{graph.outputs[output]}', out.width, out.signed)}")
+        return lines
+
+    def render_function(self, graph: Graph, name: str, inputs=("a", "b"), output: str = "y") -> str:
+        """``def name(*inputs) -> int64``: inputs are integers (their low bits are taken); the result
+        is the output's pattern read as signed if the output node is signed."""
+        body = self.render_statements(graph, {port: port for port in inputs}, "result", output)
+        lines = [self.decorator, f"def {name}({', '.join(inputs)}):", *(f"    {line}" for line in body),
+                 "    return result"]
         return "\n".join(lines) + "\n"
 
     def to_int64(self, x: str, width: int, signed: bool) -> str:

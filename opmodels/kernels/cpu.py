@@ -1,9 +1,10 @@
 """CPU kernels: numba loops generated per (product, adder) and cached like the scalar functions.
 
-Each kernel module is one generated file: the operators' scalar functions (from the IR, by
-:mod:`opmodels.backends.numba_cpu`) followed by the loops below with the product and accumulate
-expressions filled in, so numba inlines them and ``cache=True`` holds for the whole file.
-Every loop keeps the spec's order per output: k ascends in the innermost accumulation of each output.
+Each kernel module is one generated file: the loops below with the ``#PRODUCT`` and ``#ACCUMULATE``
+markers replaced by statements (a table lookup, ``x * w``, or the multiplier's / adder's IR rendered by
+:mod:`opmodels.backends.numba_cpu`), so LLVM sees one loop body it can vectorise and ``cache=True``
+holds for the whole file. Every loop keeps the spec's order per output: k ascends in the
+accumulation of each output.
 """
 from __future__ import annotations
 
@@ -11,14 +12,10 @@ import numpy as np
 
 from ..backends import numba_cpu
 
-# P(x, w) of activation value x and weight value w, all int64.
-PRODUCTS = {
-    "lut": "np.int64(table[x & 255, w & 255])",
-    "exact": "x * w",
-    "behavioural_w": "mul(x, w)",  # the weight is the Booth-recoded operand b
-    "behavioural_x": "mul(w, x)",
-}
-ACCUMULATE = {"exact": "acc + p", "loa": "add(acc, p)"}  # add() takes sext_w(p) from p's low bits
+# The line computing p = P(x, w) in LUT and exact mode (behavioural mode pastes the multiplier's
+# generated statements instead); x is the activation value, w the weight value, all int64.
+LUT_PRODUCT = "p = np.int64(table[x & 255, w & 255])"
+EXACT_PRODUCT = "p = x * w"
 
 KERNELS = '''
 @numba.njit(cache=True, parallel=True, nogil=True)
@@ -34,8 +31,9 @@ def matmul_kernel(xs, ws, table, out):
             for n in range(N):
                 w = ws[k, n]
                 acc = accs[n]
-                p = {product}
-                accs[n] = {accumulate}
+                #PRODUCT
+                #ACCUMULATE
+                accs[n] = acc
         out[m, :] = accs
 
 
@@ -61,12 +59,14 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
                 for j in range(KW):
                     w = np.int64(ws[o, c, i, j])
                     for oh in range(HO):
-                        row = plane[oh * sh + i * dh]
+                        row = plane[oh * sh + i * dh, j * dw:]
+                        accrow = accs[oh]
                         for ow in range(WO):
-                            x = np.int64(row[ow * sw + j * dw])
-                            acc = accs[oh, ow]
-                            p = {product}
-                            accs[oh, ow] = {accumulate}
+                            x = np.int64(row[ow * sw])
+                            acc = accrow[ow]
+                            #PRODUCT
+                            #ACCUMULATE
+                            accrow[ow] = acc
         out[nn, o] = accs
 '''
 
@@ -77,20 +77,47 @@ def product_kind(plan) -> str:
     return plan.mode
 
 
-def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels", products=PRODUCTS):
-    """The generated module holding ``matmul_kernel`` and ``conv2d_kernel`` for this plan."""
+def product_lines(plan, renderer, lut_product: str) -> list[str]:
+    if plan.mode == "lut":
+        return [lut_product]
+    if plan.mode == "exact":
+        return [EXACT_PRODUCT]
+    a, b = ("x", "w") if plan.booth_operand == "w" else ("w", "x")  # b is the Booth-recoded operand
+    return renderer.render_statements(plan.multiplier.graph, {"a": a, "b": b}, "p", prefix="m")
+
+
+def accumulate_lines(plan, renderer) -> list[str]:
+    if plan.adder is None:
+        return ["acc = acc + p"]  # int64 wraps; the caller reduces modulo 2^acc_width
+    return renderer.render_statements(plan.adder.graph, {"a": "acc", "b": "p"}, "acc", prefix="s")
+
+
+def fill(template: str, blocks: dict[str, list[str]]) -> str:
+    """Replace each ``#NAME`` marker line by its block of statements, at the marker's indentation."""
+    out = []
+    for line in template.splitlines():
+        marker = line.strip()
+        if marker.startswith("#") and marker[1:] in blocks:
+            indent = line[:len(line) - len(line.lstrip())]
+            out.extend(indent + statement for statement in blocks[marker[1:]])
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels",
+                  lut_product: str = LUT_PRODUCT):
+    """The generated module holding ``matmul_kernel`` and ``conv2d_kernel`` for this plan: the
+    multiplier's and adder's statements pasted into the loops, so they inline and vectorise."""
     kind = product_kind(plan)
+    accumulate = "loa" if plan.adder is not None else "exact"
     # Name only what the text depends on: one LUT kernel module serves every 8-bit multiplier.
     described = plan.multiplier_name if kind.startswith("behavioural") else kind
-    parts = [f'"""Generated by opmodels: kernels for multiplier {described}, adder '
-             f'{plan.adder.id if plan.adder else "exact"}."""', renderer.header]
-    if kind.startswith("behavioural"):
-        parts.append(renderer.render_function(plan.multiplier.graph, "mul"))
-    accumulate = "loa" if plan.adder is not None else "exact"
-    if plan.adder is not None:
-        parts.append(renderer.render_function(plan.adder.graph, "add"))
-    parts.append(kernels.format(product=products[kind], accumulate=ACCUMULATE[accumulate]))
-    return numba_cpu.load_module("\n\n".join(parts), f"{stem}_{kind}_{accumulate}")
+    source = (f'"""Generated by opmodels: kernels for multiplier {described}, adder '
+              f'{plan.adder.id if plan.adder else "exact"}."""\n{renderer.header}\n'
+              + fill(kernels, {"PRODUCT": product_lines(plan, renderer, lut_product),
+                               "ACCUMULATE": accumulate_lines(plan, renderer)}))
+    return numba_cpu.load_module(source, f"{stem}_{kind}_{accumulate}")
 
 
 def _table(plan) -> np.ndarray:

@@ -18,12 +18,7 @@ from .cpu import kernel_module as _generated_module
 
 THREADS = 128
 
-PRODUCTS = {
-    "lut": "np.int64(tile[kk, x & 255])",
-    "exact": "x * w",
-    "behavioural_w": "mul(x, w)",
-    "behavioural_x": "mul(w, x)",
-}
+LUT_PRODUCT = "p = np.int64(tile[kk, x & 255])"  # the staged table row of this k
 
 KERNELS = '''
 TILE_K = 16
@@ -48,8 +43,8 @@ def matmul_kernel(xs, ws, table, use_table, out, acc_shift):
             for kk in range(kn):
                 x = np.int64(xs[m, k0 + kk])
                 w = np.int64(ws[k0 + kk, n])
-                p = {product}
-                acc = {accumulate}
+                #PRODUCT
+                #ACCUMULATE
         if use_table:
             cuda.syncthreads()
     if m < M:
@@ -96,8 +91,8 @@ def conv2d_kernel(xs, ws, table, use_table, out, acc_shift, sh, sw, ph, pw, dh, 
                 if 0 <= ih < H and 0 <= iw < W:
                     x = np.int64(xs[nn, c0 + c, ih, iw])
                 w = np.int64(ws[o, c, i, j])
-                p = {product}
-                acc = {accumulate}
+                #PRODUCT
+                #ACCUMULATE
         if use_table:
             cuda.syncthreads()
     if pixel < HO * WO:
@@ -106,7 +101,7 @@ def conv2d_kernel(xs, ws, table, use_table, out, acc_shift, sh, sw, ph, pw, dh, 
 
 
 def kernel_module(plan):
-    return _generated_module(plan, numba_cuda.CUDA, KERNELS, "cuda_kernels", PRODUCTS)
+    return _generated_module(plan, numba_cuda.CUDA, KERNELS, "cuda_kernels", LUT_PRODUCT)
 
 
 def device_array(name: str, value, ndim: int, layout: str):

@@ -172,8 +172,9 @@ def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray | None:
         k1 = min(k, k0 + step)
         # numpy's take is a plain gather (much faster than torch advanced indexing on CPU)
         a = np.take(U, xp[:, k0:k1], axis=0).reshape(m, (k1 - k0) * r)                        # [M, (k, q)]
-        b = np.take(V, wp[k0:k1], axis=0).transpose(0, 2, 1).reshape((k1 - k0) * r, n)         # [(k, q), N]
-        out += (torch.from_numpy(a) @ torch.from_numpy(b)).numpy().astype(np.int64)
+        bt = np.take(V, np.ascontiguousarray(wp[k0:k1].T), axis=0).reshape(n, (k1 - k0) * r)    # [N, (k, q)]
+        # BLAS reads the transposed view directly (no copy of the r times larger weight operand)
+        out += (torch.from_numpy(a) @ torch.from_numpy(bt).T).numpy().astype(np.int64)
     return wrap_signed(out, plan.acc_width)
 
 

@@ -22,8 +22,14 @@ CONFIGS = [  # multiplier, adder, acc_width, operand width
 ]
 
 
-@pytest.mark.parametrize("multiplier,adder,acc_width,width", CONFIGS)
-@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def _params(configs, slow_x=()):
+    """(config, booth_operand) pairs; behavioural kernels compile for ~30 s each on a cold cache, so
+    the booth_operand='x' variants of the ``slow_x`` multipliers run in the slow suite."""
+    return [pytest.param(*c, b, marks=[pytest.mark.slow] if b == "x" and c[0] in slow_x else [])
+            for c in configs for b in ("w", "x")]
+
+
+@pytest.mark.parametrize("multiplier,adder,acc_width,width,booth_operand", _params(CONFIGS, ["M3P12W16"]))
 def test_matmul_equals_reference(multiplier, adder, acc_width, width, booth_operand):
     for m, k, n in MATMUL_SHAPES:
         x, w = operands((m, k), width), operands((k, n), width)
@@ -69,9 +75,9 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else v
 
 
-@pytest.mark.parametrize("multiplier,adder,acc_width,width", [c for c in CONFIGS if c[0] in
-                                                              ("M4P8", "M1P8", "exact", "M3P12W16") or c[1] != "exact"])
-@pytest.mark.parametrize("booth_operand", ["w", "x"])
+@pytest.mark.parametrize("multiplier,adder,acc_width,width,booth_operand", _params(
+    [c for c in CONFIGS if c[0] in ("M4P8", "M1P8", "exact", "M3P12W16") or c[1] != "exact"],
+    ["M3P12W16", "M5P14W12"]))
 def test_conv2d_equals_reference(multiplier, adder, acc_width, width, booth_operand):
     for xs, ws, stride, padding, dilation, groups in CONV_CASES:
         x, w = operands(xs, width), operands(ws, width)
