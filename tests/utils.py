@@ -75,6 +75,7 @@ def run_cli(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.C
                           capture_output=True, text=True, timeout=300)
 
 
+# ---- plain numpy references of the kernels (from the kernels branch)
 def wrap(values, width: int) -> np.ndarray:
     """Integers modulo 2^width, read as signed width-bit values."""
     values = np.asarray(values, dtype=np.int64)
