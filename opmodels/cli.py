@@ -110,7 +110,7 @@ def cmd_cost(args) -> int:
     for op in ops:  # the exact baselines are costed too, for the relative columns
         wanted.setdefault(cost.baseline_id(op), catalog.get(cost.baseline_id(op)))
     results = {}
-    for op_id, op in _progress(list(wanted.items()), len(wanted) > 1, "synthesising"):
+    for op_id, op in _progress(list(wanted.items()), "cost"):
         results[op_id] = cost.cost(op, samples=args.samples, seed=args.seed, use_cache=not args.no_cache,
                                    flow=args.flow)
     elapsed = time.perf_counter() - start
@@ -165,14 +165,28 @@ def _cost_of_verilog_file(args) -> int:
     return 0
 
 
-def _progress(items, show: bool, what: str):
-    if not show:
-        return items
+def cmd_gen_verilog(args) -> int:
+    from .backends import verilog
+    ops = _operators(args)
+    directory = prepare_directory(args.output)
+    start = time.perf_counter()
+    for op in _progress(ops, "gen-verilog"):
+        verilog.write(op, directory)
+    print(f"wrote {len(ops)} Verilog module(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from .verify import cli_verify  # cocotb is imported only when a bench runs
+    return cli_verify(args, _operators)
+
+
+def _progress(items, desc):
     try:
         from tqdm import tqdm
-    except ImportError:
+    except ImportError:  # tqdm comes with the extras, the core does not need it
         return items
-    return tqdm(items, desc=what, unit="op", file=sys.stderr, leave=False)
+    return tqdm(items, desc=desc, unit="op", file=sys.stderr, disable=len(items) < 4)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ABC mapping: fast (structural, the default) or abc (full optimisation)")
     sub.add_argument("--verilog", metavar="FILE", help="cost a Verilog file of your own (area and depth)")
     sub.add_argument("--top", help="top module of --verilog FILE (default: the only one, or Yosys's choice)")
+    sub = add("gen-verilog", cmd_gen_verilog, "write Verilog-2005 modules opm_<id> (a, b, y) to <ID>.v",
+              all_ids=catalog.catalog_ids)
+    sub.add_argument("-o", "--output", default="rtl/generated", help="output directory (default: rtl/generated)")
+    sub = add("verify", cmd_verify, "simulate the Verilog of operators (cocotb + Icarus) against the model",
+              all_ids=catalog.catalog_ids)
+    from .verify import add_arguments as add_verify_arguments
+    add_verify_arguments(sub)
     return parser
 
 
