@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -109,10 +110,20 @@ def cmd_cost(args) -> int:
     wanted = {op.id: op for op in ops}
     for op in ops:  # the exact baselines are costed too, for the relative columns
         wanted.setdefault(cost.baseline_id(op), catalog.get(cost.baseline_id(op)))
-    results = {}
-    for op_id, op in _progress(list(wanted.items()), "cost"):
-        results[op_id] = cost.cost(op, samples=args.samples, seed=args.seed, use_cache=not args.no_cache,
-                                   flow=args.flow)
+    if args.jobs < 1:
+        raise OpmodelsError(f"--jobs must be at least 1, not {args.jobs}")
+
+    def one(op):
+        return cost.cost(op, samples=args.samples, seed=args.seed, use_cache=not args.no_cache, flow=args.flow)
+
+    from concurrent.futures import ThreadPoolExecutor  # Yosys runs in subprocesses: threads suffice
+    with ThreadPoolExecutor(args.jobs) as pool:
+        futures = {op_id: pool.submit(one, op) for op_id, op in wanted.items()}
+        try:
+            results = {op_id: future.result() for op_id, future in _progress(list(futures.items()), "cost")}
+        except BaseException:  # the first error ends the run, without waiting for the queue
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     elapsed = time.perf_counter() - start
     records = []
     for op in ops:
@@ -227,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--no-cache", action="store_true", help="synthesise again, ignoring the cache")
     sub.add_argument("--flow", choices=("fast", "abc"), default="fast",
                      help="ABC mapping: fast (structural, the default) or abc (full optimisation)")
+    sub.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                     help="Yosys runs at once (default: 2, or 1 on a single core)")
     sub.add_argument("--verilog", metavar="FILE", help="cost a Verilog file of your own (area and depth)")
     sub.add_argument("--top", help="top module of --verilog FILE (default: the only one, or Yosys's choice)")
     sub = add("gen-verilog", cmd_gen_verilog, "write Verilog-2005 modules opm_<id> (a, b, y) to <ID>.v",
