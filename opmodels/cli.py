@@ -112,9 +112,11 @@ def cmd_cost(args) -> int:
         wanted.setdefault(cost.baseline_id(op), catalog.get(cost.baseline_id(op)))
     if args.jobs < 1:
         raise OpmodelsError(f"--jobs must be at least 1, not {args.jobs}")
+    operands = cost.load_trace(args.trace) if args.trace else None
 
     def one(op):
-        return cost.cost(op, samples=args.samples, seed=args.seed, use_cache=not args.no_cache, flow=args.flow)
+        return cost.cost(op, operands, samples=args.samples, seed=args.seed, use_cache=not args.no_cache,
+                         flow=args.flow)
 
     from concurrent.futures import ThreadPoolExecutor  # Yosys runs in subprocesses: threads suffice
     with ThreadPoolExecutor(args.jobs) as pool:
@@ -129,8 +131,8 @@ def cmd_cost(args) -> int:
     for op in ops:
         c, base = results[op.id], results[cost.baseline_id(op)]
         records.append(c.as_dict() | {"baseline": base.id,
-                                      "area_rel": round(c.area_nand2 / base.area_nand2, 4),
-                                      "energy_rel": round(c.energy_per_op / base.energy_per_op, 4)})
+                                      "area_rel": _ratio(c.area_nand2, base.area_nand2),
+                                      "energy_rel": _ratio(c.energy_per_op, base.energy_per_op)})
     if args.json:
         print(json.dumps(records, indent=2))
     elif args.csv:
@@ -146,13 +148,21 @@ def cmd_cost(args) -> int:
         for r in records:
             kinds = " ".join(f"{k} {v}" for k, v in r["cells"].items())
             print(f"{r['id']:<10} {r['n_cells']:>6} {r['area_nand2']:>9.2f} {r['depth']:>5} "
-                  f"{r['toggles_per_op']:>8.2f} {r['energy_per_op']:>9.2f} {r['area_rel']:>8.3f} "
-                  f"{r['energy_rel']:>9.3f}  {kinds}")
+                  f"{r['toggles_per_op']:>8.2f} {r['energy_per_op']:>9.2f} {_fmt_ratio(r['area_rel']):>8} "
+                  f"{_fmt_ratio(r['energy_rel']):>9}  {kinds}")
         tool = records[0]["tool"] if records else ""
         print(f"area in NAND2 equivalents, depth in gates, toggles and energy per operation "
               f"({records[0]['stream'] if records else ''}); /ex: relative to the exact operator; "
               f"{tool}, flow {args.flow}; {len(wanted)} operator(s) in {elapsed:.1f} s", file=sys.stderr)
     return 0
+
+
+def _ratio(value: float, baseline: float) -> float | None:
+    return round(value / baseline, 4) if baseline else None  # a still trace toggles nothing
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _cost_of_verilog_file(args) -> int:
@@ -235,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--samples", type=int, default=65536,
                      help="uniform random operand pairs for the energy figures (default 65536)")
     sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--trace", metavar="FILE",
+                     help="operand pairs for the energy figures: .npz with arrays a and b, or .npy of shape (N, 2)")
     sub.add_argument("--no-cache", action="store_true", help="synthesise again, ignoring the cache")
     sub.add_argument("--flow", choices=("fast", "abc"), default="fast",
                      help="ABC mapping: fast (structural, the default) or abc (full optimisation)")

@@ -457,6 +457,22 @@ def uniform_stream(op, samples: int = ENERGY_SAMPLES, seed: int = 0) -> tuple[np
     return rng.integers(low, high + 1, samples), rng.integers(low, high + 1, samples)
 
 
+def load_trace(path) -> tuple[np.ndarray, np.ndarray]:
+    """Operand pairs from ``.npz`` (arrays ``a`` and ``b``) or ``.npy`` (shape (N, 2): a, b)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error}") from None
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2 or data.shape[1] != 2:
+            raise OpmodelsError(f"{path}: a .npy trace has shape (N, 2), not {data.shape}")
+        return data[:, 0], data[:, 1]
+    with data:
+        if not {"a", "b"} <= set(data.files):
+            raise OpmodelsError(f"{path}: a .npz trace holds arrays 'a' and 'b', not {sorted(data.files)}")
+        return data["a"].ravel(), data["b"].ravel()
+
+
 def energy(netlist: Netlist, op, a, b) -> tuple[float, float]:
     """(toggles, weighted energy) per operation of the netlist on the operand stream ``a``, ``b``."""
     a, b = np.asarray(a), np.asarray(b)

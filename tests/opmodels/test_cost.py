@@ -246,6 +246,29 @@ def test_cli_synthesis_failure_is_one_line(tmp_path):
     assert result.stderr.startswith("opmodels: error: broken.v: Yosys failed:")
 
 
+@needs_yosys
+def test_cli_energy_on_a_trace_file(tmp_path, cache_dir):
+    a = np.array([3, 3, 3, 3, 3], dtype=np.int8)
+    np.savez(tmp_path / "still.npz", a=a, b=a)
+    np.save(tmp_path / "pairs.npy", np.stack([np.arange(-50, 50), np.arange(50, -50, -1)], axis=1))
+    env = {"OPMODELS_CACHE_DIR": str(cache_dir)}
+    result = run_cli("cost", "M4P8", "--trace", "still.npz", "--json", cwd=tmp_path, env_extra=env)
+    assert result.returncode == 0, result.stderr
+    (record,) = json.loads(result.stdout)
+    assert record["toggles_per_op"] == 0 and record["stream"] == "given, 5 pairs"
+    assert record["energy_rel"] is None  # the exact multiplier toggles nothing either
+    result = run_cli("cost", "M4P8", "--trace", "still.npz", cwd=tmp_path, env_extra=env)
+    assert result.returncode == 0 and result.stdout.splitlines()[1].split()[7] == "-"
+    result = run_cli("cost", "M4P8", "--trace", "pairs.npy", "--json", cwd=tmp_path, env_extra=env)
+    (record,) = json.loads(result.stdout)
+    assert record["toggles_per_op"] > 0 and record["stream"] == "given, 100 pairs"
+    np.save(tmp_path / "wide.npy", np.array([[0, 1], [300, 2]]))
+    result = run_cli("cost", "M4P8", "--trace", "wide.npy", cwd=tmp_path, env_extra=env)
+    assert result.returncode == 2 and "operand a value 300 is outside" in result.stderr
+    result = run_cli("cost", "M4P8", "--trace", "nope.npz", cwd=tmp_path, env_extra=env)
+    assert result.returncode == 2 and result.stderr.startswith("opmodels: error: cannot read the operand trace")
+
+
 # ---------------------------------------------------------------- the whole catalog
 
 @pytest.mark.slow
