@@ -298,19 +298,22 @@ class Netlist:
             result[port] = pattern
         return result
 
-    def toggles(self, inputs: dict[str, np.ndarray]) -> dict[str, float]:
+    def toggles(self, inputs: dict[str, np.ndarray], chunk: int = 1 << 16) -> dict[str, float]:
         """Output toggles of each gate type per operation, over the stream of operations given.
 
         Zero-delay: a gate toggles between two consecutive operations when its settled output differs.
+        Long streams (recorded traces) are simulated ``chunk`` operations at a time, so memory stays flat.
         """
-        values = self.simulate(inputs)
-        operations = len(values[CONST0])
+        operations = len(next(iter(inputs.values())))
         if operations < 2:
             raise OpmodelsError(f"an operand stream needs at least 2 operations to toggle, not {operations}")
-        per_kind: dict[str, int] = {}
-        for gate in self.gates:
-            value = values[gate.output]
-            per_kind[gate.kind] = per_kind.get(gate.kind, 0) + int(np.count_nonzero(value[1:] != value[:-1]))
+        per_kind: dict[str, int] = {gate.kind: 0 for gate in self.gates}
+        for start in range(0, operations - 1, chunk):
+            # chunks overlap by one operation, so every transition is counted exactly once
+            values = self.simulate({port: x[start:start + chunk + 1] for port, x in inputs.items()})
+            for gate in self.gates:
+                value = values[gate.output]
+                per_kind[gate.kind] += int(np.count_nonzero(value[1:] != value[:-1]))
         return {kind: count / (operations - 1) for kind, count in sorted(per_kind.items())}
 
     def to_dict(self) -> dict:

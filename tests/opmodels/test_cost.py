@@ -100,6 +100,8 @@ def test_toggles_and_depth_by_hand():
     assert netlist.evaluate({"a": a, "b": b})["y"].tolist() == [2, 1, 1, 3, 0]
     assert netlist.toggles({"a": a, "b": b}) == {"AND": 2 / 4, "XNOR": 3 / 4}
     assert netlist.depth() == 2
+    for chunk in (1, 2, 3):  # a long trace is simulated in overlapping chunks: the same count
+        assert netlist.toggles({"a": a, "b": b}, chunk=chunk) == {"AND": 2 / 4, "XNOR": 3 / 4}
     assert netlist.area() == cost.AREA_NAND2["AND"] + cost.AREA_NAND2["XNOR"]
 
 
