@@ -41,8 +41,8 @@ AREA_NAND2 = {
     "ANDNOT": 1.333, "ORNOT": 1.333, "AOI3": 1.333, "OAI3": 1.333, "AOI4": 1.667, "OAI4": 1.667,
 }
 # Energy of one output toggle of a cell, in NAND2-toggle units. A cell's internal and input
-# capacitance grow with its size, so the area is the proxy; this makes an XOR toggle cost twice a
-# NAND toggle, as in the libraries' internal-power tables to a first order.
+# capacitance grow with its size, so the area is the proxy (an XOR toggle costs two NAND toggles).
+# A first-order guess, not characterised data: only ratios between operators are meaningful.
 ENERGY_WEIGHT = dict(AREA_NAND2)
 
 GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
