@@ -7,14 +7,20 @@ temporary directory and reused; files are preprocessed with ``iverilog -E`` into
 from __future__ import annotations
 
 import atexit
+import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import OpmodelsError
+
+
+class UnparsableVerilog(OpmodelsError):
+    """pyverilog (a Verilog-2001 parser) cannot read the file, though a simulator may."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +29,9 @@ class Port:
     direction: str     # "input" or "output"
     width: int | None  # None when the width expression could not be evaluated
     signed: bool
+
+
+_PARSER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -35,18 +44,26 @@ def _workspace() -> tuple[object, Path]:
 
 def parse(sources, defines: dict | None = None):
     """The pyverilog AST of ``sources`` (paths), preprocessed with ``defines``."""
-    parser, directory = _workspace()
-    output = directory / "preprocess.output"
+    with _PARSER_LOCK:
+        parser, directory = _workspace()
+    handle, name = tempfile.mkstemp(dir=directory, prefix="preprocess.", suffix=".output")
+    os.close(handle)
+    output = Path(name)
     command = ["iverilog", "-E", "-o", str(output), *(f"-D{k}={v}" for k, v in (defines or {}).items()),
                *map(str, sources)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode:
-        raise OpmodelsError(f"cannot preprocess {', '.join(map(str, sources))}: "
-                            f"{(result.stderr or result.stdout).strip().splitlines()[0]}")
     try:
-        return parser.parse(output.read_text())
+        result = subprocess.run(command, capture_output=True, text=True)
+        text = output.read_text()
+    finally:
+        output.unlink(missing_ok=True)
+    if result.returncode:
+        raise UnparsableVerilog(f"cannot preprocess {', '.join(map(str, sources))}: "
+                                f"{(result.stderr or result.stdout).strip().splitlines()[0]}")
+    try:
+        with _PARSER_LOCK:  # one ply parser per process, not reentrant
+            return parser.parse(text)
     except Exception as error:  # pyverilog raises ParseError and plain exceptions alike
-        raise OpmodelsError(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
+        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
 
 
 def modules(ast) -> dict:

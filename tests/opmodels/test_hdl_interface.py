@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 import opmodels
+from opmodels import catalog
 from opmodels import OpmodelsError
 from opmodels.backends import verilog
 from opmodels.hdl_interface import Port, check_ports, expected_ports, interface, modules, parse
@@ -17,7 +18,7 @@ pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("iverilog") is No
 
 def test_every_generated_module_parses_with_the_ir_interface():
     cwd_before = sorted(os.listdir("."))
-    ids = opmodels.catalog_ids()
+    ids = [i for i in opmodels.catalog_ids() if i not in catalog._registered]  # not other tests' operators
     found = modules(parse([ROOT / "rtl" / "generated" / f"{i}.v" for i in ids]))
     for op_id in ids:
         op = opmodels.get(op_id)

@@ -173,3 +173,10 @@ def test_16bit_multipliers_200k(capsys):
     for op_id in ("M4P20W16", "M1P12W16", "EXACTW16"):
         result = verify(op_id)
         assert result.vectors > 200_000 and result.mismatches == 0, op_id
+
+
+def test_cli_mac(capsys):
+    assert main(["verify", "M2P6", "--mac", "LOA4", "--streams", "4", "-k", "16"]) == 0
+    assert "64 products       0 mismatching streams" in capsys.readouterr().out
+    assert main(["verify", "M2P6", "--mac", "LOA4", "--mac-rtl", "handwritten"]) == 2
+    assert "the hand-written multiplier is exact; M2P6 is not" in capsys.readouterr().err
