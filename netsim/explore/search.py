@@ -1,0 +1,87 @@
+"""Per-layer mixed assignment search: which multiplier each layer gets, minimising cost at an accuracy
+floor, with Optuna's NSGA-II (multi-objective: maximise accuracy, minimise cost; the floor is a
+constraint). Trials are asked for a generation at a time and evaluated as parallel, cached jobs.
+
+Cost of an assignment: the MAC-weighted relative multiplier area, sum_l MACs_l * area(m_l) /
+sum_l MACs_l * area(exact); it is 1 for the exact network and is proportional to the multiplier
+energy of a layer-by-layer accelerator whose multiplier area tracks its switching energy.
+"""
+from __future__ import annotations
+
+from ..config import Config
+from ..errors import NetsimError
+from . import analysis
+from .cost import relative_area
+from .sweeps import Run, baseline_config, layer_names
+
+
+def layer_macs(spec) -> dict:
+    import torch
+    from .. import zoo
+    from ..convert import _macs, target_layers
+    model = zoo.build(spec.name)
+    layers = target_layers(model)
+    macs = {}
+    hooks = [layer.register_forward_hook(lambda m, i, o, name=name: macs.setdefault(name, _macs(m, i[0], o)))
+             for name, layer in layers.items()]
+    with torch.no_grad():
+        model.eval()(torch.zeros((1, *zoo.ZOO[spec.name].input_shape)))
+    for hook in hooks:
+        hook.remove()
+    return macs
+
+
+def assignment_cost(assignment: dict, macs: dict) -> float:
+    total = sum(macs.values())
+    return sum(macs[name] * relative_area(m) for name, m in assignment.items()) / total
+
+
+def assignment_config(assignment: dict) -> Config:
+    config = baseline_config()
+    for name, multiplier in assignment.items():
+        config = config.with_layer(name, multiplier=multiplier)
+    return config
+
+
+def search(spec, choices: list, min_accuracy: float, run: Run | None = None, trials: int = 48,
+           population: int = 12, seed: int = 0) -> dict:
+    try:
+        import optuna
+    except ImportError:
+        raise NetsimError("netsim search needs Optuna: pip install 'opmodels[explore]'") from None
+    if not 0 < min_accuracy <= 1:
+        raise NetsimError(f"--min-accuracy must be a fraction in (0, 1], not {min_accuracy}")
+    if population < 2:
+        raise NetsimError(f"--population must be at least 2, not {population}")
+    run = run or Run()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    layers = layer_names(spec)
+    macs = layer_macs(spec)
+    choices = list(dict.fromkeys(choices))
+    sampler = optuna.samplers.NSGAIISampler(
+        population_size=population, seed=seed,
+        constraints_func=lambda trial: [min_accuracy - trial.user_attrs["accuracy"]])
+    study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
+    # the exact network and the cheapest uniform assignment seed the first generation
+    study.enqueue_trial({name: "exact" for name in layers})
+    trials_out = []
+    while len(trials_out) < trials:
+        batch = [study.ask() for _ in range(min(population, trials - len(trials_out)))]
+        assignments = [{name: t.suggest_categorical(name, choices) for name in layers} for t in batch]
+        jobs = [run.job(spec, assignment_config(a), sweep="search") for a in assignments]
+        results = run.jobs(jobs, f"search {len(trials_out) + len(batch)}/{trials}")
+        for trial, assignment, result in zip(batch, assignments, results):
+            cost = assignment_cost(assignment, macs)
+            trial.set_user_attr("accuracy", result["accuracy"])
+            study.tell(trial, (result["accuracy"], cost))
+            trials_out.append({"trial": trial.number, "accuracy": result["accuracy"], "cost": cost,
+                               "assignment": assignment, "feasible": result["accuracy"] >= min_accuracy})
+    feasible = [t for t in trials_out if t["feasible"]]
+    front = analysis.pareto_front(feasible)
+    # one point per distinct assignment on the front
+    unique = {tuple(sorted(p["assignment"].items())): p for p in front}
+    front = sorted(unique.values(), key=lambda p: p["cost"])
+    summary = {"min_accuracy": min_accuracy, "trials": len(trials_out), "population": population,
+               "choices": choices, "layers": layers, "macs": macs, "sampler": "optuna NSGAIISampler",
+               "cheapest_feasible": front[0] if front else None}
+    return {"trials": trials_out, "front": front, "summary": summary}
