@@ -83,18 +83,13 @@ def limit_threads(threads: int) -> None:
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[variable] = str(threads)
     import sys
-    if "torch" in sys.modules or _importable("torch"):
+    if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS when it is first imported
         import torch
         torch.set_num_threads(threads)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:
             pass  # already set in this process
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-    return importlib.util.find_spec(name) is not None
 
 
 def default_workers() -> int:
