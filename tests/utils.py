@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+import opmodels
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -69,3 +71,74 @@ def run_cli(*args: str, cwd=None, env_extra: dict | None = None) -> subprocess.C
     env = dict(os.environ, PYTHONPATH=str(ROOT), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "opmodels", *args], cwd=cwd or ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
+
+
+# ---- plain numpy references of the kernels (from the kernels branch)
+def wrap(values, width: int) -> np.ndarray:
+    """Integers modulo 2^width, read as signed width-bit values."""
+    values = np.asarray(values, dtype=np.int64)
+    if width == 64:
+        return values
+    low = values & np.int64((1 << width) - 1)
+    return np.where(low >= (1 << (width - 1)), low - (1 << width), low).astype(np.int64)
+
+
+def products(multiplier, a, b) -> np.ndarray:
+    """P(a, b) elementwise (broadcast): the interpreter, the LUT gather for 8-bit ids, or a*b."""
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if multiplier == "exact":
+        return a * b
+    op = opmodels.get(multiplier)
+    if op.width == 8:
+        return op.lut()[a & 0xFF, b & 0xFF].astype(np.int64)
+    return op.evaluate(a, b)
+
+
+def mac(P: np.ndarray, adder="exact", acc_width: int = 32) -> np.ndarray:
+    """Spec section 8 over the last axis of P: int64 sum mod 2^w, or a sequential LOA loop built from
+    the adder's Operator.evaluate."""
+    if adder == "exact":
+        return wrap(P.sum(axis=-1), acc_width)
+    op = opmodels.get(adder)
+    acc = np.zeros(P.shape[:-1], np.int64)
+    for k in range(P.shape[-1]):
+        acc = op.evaluate(acc, wrap(P[..., k], acc_width))
+    return acc
+
+
+def matmul_reference(x, w, multiplier="M4P8", adder="exact", acc_width=32, booth_operand="w"):
+    x, w = np.asarray(x), np.asarray(w)
+    a, b = x[:, :, None], w[None, :, :]
+    P = products(multiplier, a, b) if booth_operand == "w" else products(multiplier, b, a)
+    return mac(np.moveaxis(P, 1, -1), adder, acc_width)
+
+
+def unfold(x, kh, kw, stride=(1, 1), padding=(0, 0), dilation=(1, 1)) -> np.ndarray:
+    """[N, C, H, W] -> [N, Ho, Wo, C*kh*kw] patches in torch.nn.functional.unfold's column order,
+    padded with operand value 0."""
+    n, c, h, w = x.shape
+    xp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), np.int64)
+    xp[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = x
+    ho = (h + 2 * padding[0] - dilation[0] * (kh - 1) - 1) // stride[0] + 1
+    wo = (w + 2 * padding[1] - dilation[1] * (kw - 1) - 1) // stride[1] + 1
+    cols = np.empty((n, ho, wo, c, kh, kw), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            rows = xp[:, :, i * dilation[0]:, j * dilation[1]:]
+            cols[..., i, j] = rows[:, :, :ho * stride[0]:stride[0], :wo * stride[1]:stride[1]].transpose(0, 2, 3, 1)
+    return cols.reshape(n, ho, wo, c * kh * kw)
+
+
+def conv2d_reference(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=(1, 1), padding=(0, 0),
+                     dilation=(1, 1), groups=1, booth_operand="w"):
+    x, w = np.asarray(x, dtype=np.int64), np.asarray(w, dtype=np.int64)
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    outs = []
+    for g in range(groups):
+        cols = unfold(x[:, g * cg:(g + 1) * cg], kh, kw, stride, padding, dilation)  # [N, Ho, Wo, K]
+        wg = w[g * og:(g + 1) * og].reshape(og, -1)                                   # [Og, K]
+        a, b = cols[:, None], wg[None, :, None, None, :]
+        P = products(multiplier, a, b) if booth_operand == "w" else products(multiplier, b, a)
+        outs.append(mac(P, adder, acc_width))                                          # [N, Og, Ho, Wo]
+    return np.concatenate(outs, axis=1)

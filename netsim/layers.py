@@ -1,0 +1,241 @@
+"""Approximate ``Conv2d`` and ``Linear``: the torch layers with only the inner product replaced.
+
+Forward: quantize the input with the calibrated activation scale, take the integer products and sums
+with the configured multiplier and adder (spec section 8 order), rescale by ``s_a * s_w`` and add the
+bias in floating point. Weights are quantized once, when the layer is built (call
+:meth:`requantize` after changing them). With the exact multiplier and adder the same integers come
+from torch's own matmul/convolution on integer-valued floats, which is exact for these magnitudes.
+
+In training mode the backward pass is the straight-through estimator: the gradient of the float
+layer evaluated on the quantized operands.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import backend, quant
+from .config import LayerSettings
+
+FLOAT32_EXACT = 1 << 24  # integers up to this magnitude (and their partial sums) are exact in float32
+
+
+class ApproxMixin:
+    """State shared by the approximate layers; ``settings`` is the resolved :class:`LayerSettings`."""
+
+    settings: LayerSettings
+
+    def _setup(self, settings: LayerSettings, name: str, input_range: float | None):
+        self.settings = settings
+        self.layer_name = name
+        self.multiplier_op = settings.multiplier_operator()
+        self.adder_op = settings.adder_operator()
+        self.acc_width = settings.accumulator_width()
+        self.booth_operand = "w" if settings.recode == "weight" else "x"
+        self.macs_per_sample = None  # set by the first forward (or the calibration pass)
+        scale = None
+        if input_range is not None and settings.quantize:
+            scale = quant.scale_from_range(torch.tensor(input_range), settings.a_bits, settings.scale)
+        self.register_buffer("input_scale", scale, persistent=False)
+        self.requantize()
+
+    @torch.no_grad()
+    def requantize(self) -> None:
+        """Quantize the float weight again (after fine-tuning changed it)."""
+        s = self.settings
+        if not s.quantize:
+            self.weight_scale = self.weight_q = None
+            return
+        self.weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
+        shape = (-1,) + (1,) * (self.weight.dim() - 1)
+        self.weight_q = quant.quantize(self.weight.detach().double(),
+                                       self.weight_scale.reshape(shape) if self.weight_scale.dim() else
+                                       self.weight_scale, s.w_bits)
+        self._exact_dtype = torch.float32 if self._bound() < FLOAT32_EXACT else torch.float64
+        self._prepare_weight()
+
+    def _bound(self) -> int:
+        """Largest possible |accumulator| with exact arithmetic."""
+        return self._fan_in() * quant.qmax(self.settings.w_bits) * quant.qmax(self.settings.a_bits)
+
+    def _input_scale(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_scale is not None:
+            return self.input_scale
+        # no calibration: the scale of this batch (results then depend on the batch)
+        s = self.settings
+        value = x.detach().abs().mean() if s.a_bits == 1 else x.detach().abs().max()
+        return quant.scale_from_range(value, s.a_bits, s.scale)
+
+    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _dequantize(self, acc: torch.Tensor, a_scale: torch.Tensor, dtype) -> torch.Tensor:
+        scale = a_scale * self.weight_scale  # float64 keeps every accumulator bit up to 2^53
+        y = acc.double() * self._per_channel(scale.to(acc.device), acc.dim())
+        return y.to(dtype)
+
+    def _approx_forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = self.settings
+        a_scale = self._input_scale(x)
+        xq = quant.quantize(x.detach(), a_scale, s.a_bits)
+        y = self._dequantize(self._integer_forward(xq), a_scale, x.dtype)
+        if self.bias is not None:
+            y = y + self._per_channel(self.bias, y.dim())
+        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            # straight-through estimator: value of the approximate layer, gradient of the float one
+            # taken at the quantized operands
+            xf = x + (xq.to(x.dtype) * a_scale.to(x.dtype) - x).detach()
+            shape = (-1,) + (1,) * (self.weight.dim() - 1)
+            w_scale = self.weight_scale.reshape(shape) if self.weight_scale.dim() else self.weight_scale
+            wf = self.weight + (self.weight_q.to(self.weight.dtype) * w_scale.to(self.weight.dtype)
+                                - self.weight).detach()
+            reference = self._float_forward(xf, wf)
+            y = reference + (y - reference).detach()
+        return y
+
+    def _exact(self) -> bool:
+        return self.settings.is_exact
+
+
+class ApproxLinear(ApproxMixin, nn.Linear):
+    """``nn.Linear`` whose products and sums go through an approximate multiplier and adder."""
+
+    @classmethod
+    def from_float(cls, layer: nn.Linear, settings: LayerSettings, name: str = "",
+                   input_range: float | None = None) -> "ApproxLinear":
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        new.in_features, new.out_features = layer.in_features, layer.out_features
+        new.weight = layer.weight
+        new.bias = layer.bias
+        new.train(layer.training)
+        new._setup(settings, name, input_range)
+        return new
+
+    def _fan_in(self) -> int:
+        return self.in_features
+
+    @staticmethod
+    def _per_channel(values: torch.Tensor, dims: int) -> torch.Tensor:
+        return values  # output features are the last dimension
+
+    def _prepare_weight(self):
+        self.weight_kt = self.weight_q.t().contiguous()  # [K, N], the kernels' layout
+        self._weight_exact = self.weight_q.to(self._exact_dtype)
+
+    def _float_forward(self, x, w):
+        return F.linear(x, w, self.bias)
+
+    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+        lead = xq.shape[:-1]
+        x2 = xq.reshape(-1, self.in_features)
+        if self._exact():
+            acc = F.linear(x2.to(self._exact_dtype), self._weight_exact.to(x2.device)).to(torch.int64)
+            acc = _wrap(acc, self.acc_width)
+        else:
+            acc = backend.matmul(x2, self.weight_kt.to(x2.device), self.multiplier_op, self.adder_op,
+                                 self.acc_width, self.booth_operand)
+        return acc.reshape(*lead, self.out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.macs_per_sample is None and x.dim() >= 1:
+            self.macs_per_sample = x[0].numel() * self.out_features if x.dim() > 1 else x.numel() * self.out_features
+        if not self.settings.quantize:
+            return super().forward(x)
+        return self._approx_forward(x)
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, {describe_settings(self)}"
+
+
+class ApproxConv2d(ApproxMixin, nn.Conv2d):
+    """``nn.Conv2d`` (any groups, depthwise included) with approximate products and sums."""
+
+    @classmethod
+    def from_float(cls, layer: nn.Conv2d, settings: LayerSettings, name: str = "",
+                   input_range: float | None = None) -> "ApproxConv2d":
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        for attribute in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                          "transposed", "output_padding", "groups", "padding_mode",
+                          "_reversed_padding_repeated_twice"):
+            setattr(new, attribute, getattr(layer, attribute))
+        new.weight = layer.weight
+        new.bias = layer.bias
+        new.train(layer.training)
+        new._setup(settings, name, input_range)
+        return new
+
+    def _fan_in(self) -> int:
+        kh, kw = self.kernel_size
+        return self.in_channels // self.groups * kh * kw
+
+    @staticmethod
+    def _per_channel(values: torch.Tensor, dims: int) -> torch.Tensor:
+        return values.reshape((1, -1) + (1,) * (dims - 2)) if values.dim() else values
+
+    def _prepare_weight(self):
+        self._weight_exact = self.weight_q.to(self._exact_dtype)
+
+    def _float_forward(self, x, w):
+        return self._conv_forward(x, w, self.bias)
+
+    def _explicit_padding(self, x: torch.Tensor):
+        """Pads x itself when the padding is not symmetric zeros; returns (x, padding for the kernel)."""
+        if self.padding_mode != "zeros":
+            return F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode), (0, 0)
+        if isinstance(self.padding, str):
+            if self.padding == "valid":
+                return x, (0, 0)
+            left, right, top, bottom = self._reversed_padding_repeated_twice
+            if left == right and top == bottom:
+                return x, (top, left)
+            return F.pad(x, self._reversed_padding_repeated_twice), (0, 0)
+        return x, tuple(self.padding)
+
+    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+        xq, padding = self._explicit_padding(xq)
+        if self._exact():
+            acc = F.conv2d(xq.to(self._exact_dtype), self._weight_exact.to(xq.device), None, self.stride,
+                           padding, self.dilation, self.groups).to(torch.int64)
+            return _wrap(acc, self.acc_width)
+        return backend.conv2d(xq, self.weight_q.to(xq.device), self.multiplier_op, self.adder_op,
+                              self.acc_width, _int_or_pair(self.stride), _int_or_pair(padding),
+                              _int_or_pair(self.dilation), self.groups, self.booth_operand)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.settings.quantize:
+            y = super().forward(x)
+        else:
+            y = self._approx_forward(x)
+        if self.macs_per_sample is None:
+            self.macs_per_sample = y[0].numel() * self._fan_in()
+        return y
+
+    def extra_repr(self):
+        return f"{super().extra_repr()}, {describe_settings(self)}"
+
+
+def _wrap(acc: torch.Tensor, width: int) -> torch.Tensor:
+    if width >= 64:
+        return acc
+    acc = acc & ((1 << width) - 1)
+    return acc - ((acc >> (width - 1)) & 1) * (1 << width)
+
+
+def _int_or_pair(value):
+    value = tuple(value) if not isinstance(value, int) else (value, value)
+    return value[0] if value[0] == value[1] else value
+
+
+def describe_settings(layer: ApproxMixin) -> str:
+    s = layer.settings
+    if not s.quantize:
+        return "float"
+    mul = "exact" if layer.multiplier_op is None else layer.multiplier_op.id
+    add = "exact" if layer.adder_op is None else layer.adder_op.id
+    return f"multiplier={mul}, adder={add}, w_bits={s.w_bits}, a_bits={s.a_bits}, recode={s.recode}"
+
+
+APPROX_TYPES = {nn.Conv2d: ApproxConv2d, nn.Linear: ApproxLinear}

@@ -1,0 +1,93 @@
+"""Symmetric fixed-point quantization.
+
+A ``b``-bit value is ``q * s`` with ``q`` an integer in ``-(2^(b-1) - 1) .. 2^(b-1) - 1`` (symmetric:
+-2^(b-1) is never used, so negating a value never overflows) and ``s`` a positive float scale,
+``s = range / (2^(b-1) - 1)``. ``q = clamp(round_half_even(x / s))``.
+
+1 bit: a symmetric 1-bit quantizer has no zero; we define it as the sign quantizer of binary networks,
+``q = +1 if x >= 0 else -1`` (operands -1 and +1, both in every multiplier's range) with
+``s = mean |x|`` (the scale that minimises the squared error of sign quantization, XNOR-Net).
+
+With ``scale = "pow2"`` the step is rounded up to a power of two: fixed point with a per-layer
+number of fractional bits.
+"""
+from __future__ import annotations
+
+import torch
+
+# |x| values kept per layer by a calibration pass for percentile scales
+CALIBRATION_SAMPLES = 1 << 18
+
+
+def qmax(bits: int) -> int:
+    return (1 << (bits - 1)) - 1 if bits > 1 else 1
+
+
+def integer_dtype(bits: int) -> torch.dtype:
+    return torch.int8 if bits <= 8 else torch.int16
+
+
+def scale_from_range(value: torch.Tensor, bits: int, mode: str = "float") -> torch.Tensor:
+    """The step for a range (max |x|, a percentile of |x|, or mean |x| for 1 bit); never 0."""
+    step = value.double() / (qmax(bits) if bits > 1 else 1)
+    step = torch.where(step > 0, step, torch.ones_like(step))
+    if mode == "pow2":
+        step = torch.exp2(torch.ceil(torch.log2(step)))
+    return step
+
+
+def quantize(x: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
+    """Integers ``q`` (int8 up to 8 bits, else int16) with ``x ~ q * scale``; ``scale`` broadcasts."""
+    if bits == 1:
+        return torch.where(x >= 0, 1, -1).to(torch.int8)
+    limit = qmax(bits)
+    q = torch.round(x / scale.to(x.dtype)).clamp_(-limit, limit)
+    return q.to(integer_dtype(bits))
+
+
+def weight_scale(weight: torch.Tensor, bits: int, granularity: str, mode: str = "float") -> torch.Tensor:
+    """Scale of a weight tensor, one per tensor or one per output channel (dim 0), shaped to broadcast."""
+    w = weight.detach().abs().double()
+    reduce = (lambda t: t.mean()) if bits == 1 else (lambda t: t.max())
+    if granularity == "channel":
+        flat = w.reshape(w.shape[0], -1)
+        value = flat.mean(dim=1) if bits == 1 else flat.amax(dim=1)
+        return scale_from_range(value, bits, mode)
+    return scale_from_range(reduce(w), bits, mode)
+
+
+class RangeObserver:
+    """Collects |x| of a layer's input over calibration batches: max, mean, and a sample for percentiles."""
+
+    def __init__(self, seed: int = 0):
+        self.max = 0.0
+        self.abs_sum = 0.0
+        self.count = 0
+        self.samples = []
+        self.kept = 0
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def observe(self, x: torch.Tensor) -> None:
+        a = x.detach().abs().reshape(-1).float()
+        if a.numel() == 0:
+            return
+        self.max = max(self.max, float(a.max()))
+        self.abs_sum += float(a.double().sum())
+        self.count += a.numel()
+        budget = CALIBRATION_SAMPLES - self.kept
+        if budget > 0:
+            if a.numel() > budget:
+                pick = torch.randint(0, a.numel(), (budget,), generator=self.generator)
+                a = a.to("cpu")[pick]
+            self.samples.append(a.to("cpu"))
+            self.kept += a.numel()
+
+    def range(self, method: str, percentile: float, bits: int) -> float:
+        if self.count == 0:
+            raise ValueError("no calibration data reached this layer")
+        if bits == 1:
+            return self.abs_sum / self.count
+        if method == "percentile":
+            values = torch.cat(self.samples)
+            return float(torch.quantile(values.double(), percentile / 100.0))
+        return self.max

@@ -1,0 +1,215 @@
+"""Numba CPU backend: an IR graph rendered as the Python source of a scalar ``njit`` function.
+
+Every value is held as a ``np.uint64`` bit pattern and masked to its node's width after every op,
+exactly like the reference interpreter, so the compiled function equals it bit for bit for every
+width up to 64. Everything is uint64 on purpose: numba types a mix of uint64 and signed ints as
+float64, which would silently lose bits of a 64-bit product.
+
+The source goes into a real file in a cache directory keyed by the IR hash (``numba.njit(cache=True)``
+cannot cache functions created by ``exec``), so a second process loads the machine code from numba's
+cache instead of compiling again.
+
+Entry points: :func:`render_function` (source text of one function), :func:`convert` (a whole module)
+and :func:`scalar_function` (the compiled ``f(a, b) -> int64`` of an operator).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from ..files import write_atomic
+from ..ir import Graph, Node, Op
+
+# Bump when the generated text changes, so stale cache files are not reused.
+RENDERER_VERSION = 1
+
+
+def mask(width: int) -> int:
+    return (1 << width) - 1
+
+
+def u64(value: int) -> str:
+    """A uint64 literal (numba keeps np.uint64(...) of a constant as a uint64 constant)."""
+    return f"np.uint64({value:#x})"
+
+
+class Renderer:
+    """Renders one IR node per line; subclasses override only the lines that differ."""
+
+    decorator = "@numba.njit(cache=True, nogil=True)"
+    header = "import numpy as np\nimport numba\n"
+
+    def render_node(self, v: str, node: Node, args: list[str], graph: Graph) -> str:
+        """The expression of node ``v`` (arguments already rendered as variable names)."""
+        handler = self.HANDLERS.get(node.op)
+        if handler is None:  # exhaustive dispatch: a new op must be taught to every backend
+            raise NotImplementedError(f"{type(self).__name__} cannot render IR op {node.op!r}")
+        widths = [graph.nodes[a].width for a in node.args]
+        return handler(self, node, args, widths)
+
+    # -- one method per op ----------------------------------------------------------------------
+    def _input(self, node, args, widths):
+        return f"np.uint64({node.name}) & {u64(mask(node.width))}"
+
+    def _const(self, node, args, widths):
+        return u64(node.params[0])
+
+    def _not(self, node, args, widths):
+        return f"~{args[0]} & {u64(mask(node.width))}"
+
+    def _bitwise(self, symbol):
+        return lambda self, node, args, widths: f"{args[0]} {symbol} {args[1]}"
+
+    def _arith(self, symbol):
+        return lambda self, node, args, widths: f"({args[0]} {symbol} {args[1]}) & {u64(mask(node.width))}"
+
+    def _shl(self, node, args, widths):
+        return f"({args[0]} << {u64(node.params[0])}) & {u64(mask(node.width))}"
+
+    def _shr_u(self, node, args, widths):
+        return f"{args[0]} >> {u64(node.params[0])}"
+
+    def _fill(self, x: str, top_bit: int, from_width: int, width: int) -> str:
+        """Copy bit ``top_bit`` of x into bits from_width .. width-1 (0 - bit is all ones or zero)."""
+        fill = mask(width) ^ mask(from_width)
+        return f"((np.uint64(0) - (({x} >> {u64(top_bit)}) & np.uint64(1))) & {u64(fill)})"
+
+    def _shr_s(self, node, args, widths):
+        k, w = node.params[0], node.width
+        if k == 0:
+            return args[0]
+        return f"({args[0]} >> {u64(k)}) | {self._fill(args[0], w - 1, w - k, w)}"
+
+    def _slice(self, node, args, widths):
+        return f"({args[0]} >> {u64(node.params[0])}) & {u64(mask(node.width))}"
+
+    def _concat(self, node, args, widths):
+        parts, offset = [], 0
+        for arg, width in zip(args, widths):
+            parts.append(arg if offset == 0 else f"({arg} << {u64(offset)})")
+            offset += width
+        return " | ".join(parts)
+
+    def _mux(self, node, args, widths):
+        # Branch-free: (0 - s) is all ones when s = 1, so the xor picks x1, else x0.
+        s, x1, x0 = args
+        return f"{x0} ^ (({x0} ^ {x1}) & (np.uint64(0) - {s}))"
+
+    def _same(self, node, args, widths):
+        return args[0]
+
+    def _sext(self, node, args, widths):
+        if widths[0] == node.width:
+            return args[0]
+        return f"{args[0]} | {self._fill(args[0], widths[0] - 1, widths[0], node.width)}"
+
+    HANDLERS = {
+        Op.INPUT: _input,
+        Op.CONST: _const,
+        Op.NOT: _not,
+        Op.AND: _bitwise(None, "&"),
+        Op.OR: _bitwise(None, "|"),
+        Op.XOR: _bitwise(None, "^"),
+        Op.ADD: _arith(None, "+"),
+        Op.SUB: _arith(None, "-"),
+        Op.SHL: _shl,
+        Op.SHR_U: _shr_u,
+        Op.SHR_S: _shr_s,
+        Op.SLICE: _slice,
+        Op.CONCAT: _concat,
+        Op.MUX: _mux,
+        Op.ZEXT: _same,
+        Op.SEXT: _sext,
+        Op.CAST: _same,
+    }
+
+    # -- whole functions and modules --------------------------------------------------------------
+    def render_function(self, graph: Graph, name: str, inputs=("a", "b"), output: str = "y") -> str:
+        """``def name(*inputs) -> int64``: inputs are integers (their low bits are taken); the result
+        is the output's pattern read as signed if the output node is signed."""
+        missing = set(graph.inputs) - set(inputs)
+        if missing or output not in graph.outputs:
+            raise ValueError(f"graph ports {sorted(graph.inputs)} -> {sorted(graph.outputs)} do not match "
+                             f"{list(inputs)} -> {output!r}")
+        lines = [self.decorator, f"def {name}({', '.join(inputs)}):"]
+        # Only nodes the output needs (dead nodes would still cost compile time).
+        live = _live_nodes(graph, graph.outputs[output])
+        for i, node in enumerate(graph.nodes):
+            if i in live:
+                expression = self.render_node(f"v{i}", node, [f"v{a}" for a in node.args], graph)
+                lines.append(f"    v{i} = {expression}")
+        out = graph.nodes[graph.outputs[output]]
+        lines.append(f"    return {self.to_int64(f'v{graph.outputs[output]}', out.width, out.signed)}")
+        return "\n".join(lines) + "\n"
+
+    def to_int64(self, x: str, width: int, signed: bool) -> str:
+        if not signed or width == 64:
+            return f"np.int64({x})"
+        shift = u64(64 - width)  # left-align, then an arithmetic shift copies the sign bit down
+        return f"np.int64({x} << {shift}) >> np.int64({64 - width})"
+
+    def convert(self, graph: Graph, name: str = "scalar", **ports) -> str:
+        """A complete module holding one function ``name``."""
+        return f'"""Generated by opmodels ({type(self).__name__} v{RENDERER_VERSION}) from IR ' \
+               f'{graph.hash}."""\n{self.header}\n\n{self.render_function(graph, name, **ports)}'
+
+
+def _live_nodes(graph: Graph, root: int) -> set[int]:
+    live, stack = set(), [root]
+    while stack:
+        i = stack.pop()
+        if i not in live:
+            live.add(i)
+            stack.extend(graph.nodes[i].args)
+    return live
+
+
+CPU = Renderer()
+
+
+def render_function(graph: Graph, name: str, **ports) -> str:
+    return CPU.render_function(graph, name, **ports)
+
+
+def convert(graph: Graph, name: str = "scalar", **ports) -> str:
+    return CPU.convert(graph, name, **ports)
+
+
+# -- cache directory and loading -----------------------------------------------------------------
+def cache_dir() -> Path:
+    """``$OPMODELS_CACHE_DIR`` or ``~/.cache/opmodels/numba``, created on first use."""
+    root = os.environ.get("OPMODELS_CACHE_DIR")
+    path = Path(root) if root else Path.home() / ".cache" / "opmodels" / "numba"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def load_module(source: str, stem: str):
+    """Write ``source`` to ``<cache>/<stem>_<sha>.py`` (once; an unchanged file keeps its mtime, which
+    numba's cache index checks) and import it under a unique module name."""
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    module_name = f"opmodels_generated_{stem}_{digest}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    path = cache_dir() / f"{module_name}.py"
+    if not path.exists() or path.read_text() != source:
+        write_atomic(path, source)
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+def scalar_function(op, renderer: Renderer = CPU):
+    """The compiled scalar function ``f(a, b) -> int64`` of an operator (``opmodels.Operator``):
+    signed operands in, the signed result out. Compiles on the first call, or loads from the cache."""
+    source = renderer.convert(op.graph, "scalar")
+    return load_module(source, f"{type(renderer).__name__.lower()}_{op.ir_hash[:16]}").scalar
