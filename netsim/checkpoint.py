@@ -50,7 +50,7 @@ def save(path, model: nn.Module, name: str | None, model_kwargs: dict | None = N
     record = {
         "format": FORMAT, "version": VERSION, "model": name, "model_kwargs": dict(model_kwargs or {}),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "metadata": {"torch": torch.__version__, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "metadata": {"torch": str(torch.__version__), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                      **metadata},
     }
     buffer = io.BytesIO()
