@@ -86,7 +86,7 @@ def _context(payload: dict) -> _Context:
     if key not in _CONTEXTS:
         import torch
         from .. import data, zoo
-        from ..convert import calibrate
+        from ..network import calibrate
         model = zoo.build(model_info["name"], payload["_weights"])
         found = model_hash(model)
         if found != model_info["hash"]:
@@ -108,7 +108,7 @@ def _context(payload: dict) -> _Context:
 def run_evaluation(payload: dict) -> dict:
     """The worker: convert, fine-tune if asked, evaluate. Returns a JSON-able result."""
     import torch
-    from ..convert import convert
+    from ..network import convert
     start = time.perf_counter()
     context = _context(payload)
     config = Config.loads(payload["config"], "<job config>")

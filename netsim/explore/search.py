@@ -18,7 +18,7 @@ from .sweeps import Run, baseline_config, layer_names
 def layer_macs(spec) -> dict:
     import torch
     from .. import zoo
-    from ..convert import _macs, target_layers
+    from ..network import _macs, target_layers
     model = zoo.build(spec.name)
     layers = target_layers(model)
     macs = {}

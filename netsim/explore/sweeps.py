@@ -78,7 +78,7 @@ def parse_multipliers(text: str) -> list:
 
 def layer_names(spec: ModelSpec) -> list:
     from .. import zoo
-    from ..convert import target_layers
+    from ..network import target_layers
     return list(target_layers(zoo.build(spec.name)))
 
 
