@@ -41,7 +41,7 @@ def add_subcommands(subparsers) -> None:
                    help="w_bits, a_bits, multiplier, adder, a comma list, or all (default)")
     p.add_argument("--scope", default="network,layers", help="network, layers or both (default)")
     p.add_argument("--logics", default="1-6", help="multiplier logics M.. to sweep (default 1-6)")
-    p.set_defaults(explore=cmd_resilience)
+    p.set_defaults(func=_command(cmd_resilience))
 
     p = subparsers.add_parser("dse", help="every multiplier on the network: accuracy, cost, Pareto front, optimum")
     _common(p)
@@ -50,7 +50,7 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--gradient", default="ste", choices=("ste", "lut"),
                    help="fine-tuning gradient: ste (exact product) or lut (finite differences of the LUT)")
     p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
-    p.set_defaults(explore=cmd_dse)
+    p.set_defaults(func=_command(cmd_dse))
 
     p = subparsers.add_parser("search", help="per-layer mixed multiplier assignment (NSGA-II)")
     _common(p)
@@ -59,11 +59,11 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--trials", type=int, default=48)
     p.add_argument("--population", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(explore=cmd_search)
+    p.set_defaults(func=_command(cmd_search))
 
     p = subparsers.add_parser("report", help="assemble the sweeps in a directory into report.md and report.html")
     p.add_argument("directory", nargs="?", default="out")
-    p.set_defaults(explore=cmd_report)
+    p.set_defaults(func=_command(cmd_report))
 
 
 def _setup(args):
@@ -211,17 +211,26 @@ def cmd_report(args) -> None:
     print(f"report: {md} and {page}")
 
 
+def _command(function):
+    """Adapts a command to netsim's dispatcher: returns the exit status, explains how to resume."""
+    def run(args) -> int:
+        try:
+            function(args)
+        except KeyboardInterrupt:
+            print("netsim: interrupted; finished points are cached, run the same command again to resume",
+                  file=sys.stderr)
+            return 130
+        return 0
+    return run
+
+
 def main(argv=None) -> int:
+    """``python -m netsim.explore``: the same commands without netsim's other ones."""
     parser = argparse.ArgumentParser(prog="netsim", description="netsim explorations")
     add_subcommands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:
-        args.explore(args)
+        return args.func(args)
     except (NetsimError, OpmodelsError) as error:
         print(f"netsim: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("netsim: interrupted; finished points are cached, run the same command again to resume",
-              file=sys.stderr)
-        return 130
-    return 0
