@@ -50,6 +50,8 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--gradient", default="ste", choices=("ste", "lut"),
                    help="fine-tuning gradient: ste (exact product) or lut (finite differences of the LUT)")
     p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
+    p.add_argument("--finetune-samples", type=int, default=None,
+                   help="fine-tune on the first N training samples (default: all)")
     p.set_defaults(func=_command(cmd_dse))
 
     p = subparsers.add_parser("search", help="per-layer mixed multiplier assignment (NSGA-II)")
@@ -145,8 +147,12 @@ def cmd_dse(args) -> None:
     if args.lr <= 0:
         raise NetsimError(f"--lr must be positive, not {args.lr}")
     out, spec, run = _setup(args)
+    if args.finetune_samples is not None and args.finetune_samples < 1:
+        raise NetsimError(f"--finetune-samples must be at least 1, not {args.finetune_samples}")
     finetune = {"epochs": args.finetune_epochs, "gradient": args.gradient, "lr": args.lr} \
         if args.finetune_epochs else None
+    if finetune and args.finetune_samples:
+        finetune["samples"] = args.finetune_samples
     start = time.perf_counter()
     result = dse(spec, multipliers, run, finetune, args.tolerance)
     elapsed = time.perf_counter() - start

@@ -120,6 +120,8 @@ def run_jobs(jobs: list, worker: Callable, cache: ResultCache | None = None, *, 
         elif all(job.key != p.key for p in pending):
             pending.append(job)
 
+    if pending and executor != "local":
+        _require(executor)  # before any progress bar, so a missing backend is a one-line error
     bar = _bar(len(pending), f"{desc} ({len(results)} cached)" if results else desc, progress)
 
     def finished(job: Job, result: dict) -> None:
@@ -162,6 +164,15 @@ def _run_local(pending, worker, finished, *, workers, threads, address):
             for future in futures:
                 future.cancel()
             raise
+
+
+def _require(executor: str) -> None:
+    import importlib.util
+    module, install = {"ray": ("ray", "pip install 'ray[default]'"),
+                       "dask": ("distributed", "pip install 'dask[distributed]'")}[executor]
+    if importlib.util.find_spec(module) is None:
+        raise NetsimError(f"the {executor} executor needs {executor.capitalize() if executor == 'dask' else 'Ray'}: "
+                          f"{install}")
 
 
 def _run_ray(pending, worker, finished, *, workers, threads, address):

@@ -26,8 +26,10 @@ CHUNK = 1 << 22  # table entries gathered at once in the LUT backward
 
 
 def finetune(amodel, train_set, epochs: int = 1, lr: float = 1e-4, batch_size: int = 64,
-             gradient: str = "ste", seed: int = 0) -> dict:
-    """Train the float weights of ``amodel`` (a converted model) through its approximate layers."""
+             gradient: str = "ste", seed: int = 0, samples: int | None = None) -> dict:
+    """Train the float weights of ``amodel`` (a converted model) through its approximate layers.
+
+    ``samples``: fine-tune on the first ``samples`` training samples only (default: all)."""
     from ..layers import ApproxMixin
     if gradient not in GRADIENTS:
         raise NetsimError(f"gradient must be one of {', '.join(GRADIENTS)}, not {gradient!r}")
@@ -40,6 +42,10 @@ def finetune(amodel, train_set, epochs: int = 1, lr: float = 1e-4, batch_size: i
             if layer.settings.quantize and layer.multiplier_op is not None:
                 _check_lut_layer(layer)
                 hooks.append(layer.register_forward_hook(_lut_gradient_hook))
+    if samples is not None:
+        if samples < 1:
+            raise NetsimError(f"fine-tuning samples must be at least 1, not {samples}")
+        train_set = torch.utils.data.Subset(train_set, range(min(samples, len(train_set))))
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=generator)
@@ -63,7 +69,8 @@ def finetune(amodel, train_set, epochs: int = 1, lr: float = 1e-4, batch_size: i
         for hook in hooks:
             hook.remove()
         amodel.eval()
-    return {"epochs": epochs, "gradient": gradient, "lr": lr, "batch_size": batch_size, "loss": losses}
+    return {"epochs": epochs, "gradient": gradient, "lr": lr, "batch_size": batch_size, "samples": len(train_set),
+            "loss": losses}
 
 
 def _check_lut_layer(layer) -> None:

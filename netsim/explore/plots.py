@@ -9,6 +9,7 @@ from opmodels.files import write_atomic
 
 from ..errors import NetsimError
 
+ZOOM = 0.03  # the DSE plot's zoomed row spans the baseline accuracy -3 .. +0.75 points
 TITLES = {"w_bits": "weight bits", "a_bits": "activation bits", "multiplier": "multiplier P",
           "adder": "LOA approximate bits l"}
 
@@ -98,11 +99,15 @@ def dse_plot(result: dict, path) -> Path:
     stages = [("accuracy", "before fine-tuning", "o")]
     if "accuracy_finetuned" in rows[0]:
         stages.append(("accuracy_finetuned", "after fine-tuning", "^"))
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 3.4), sharey=True, squeeze=False)
+    # top row: everything; bottom row: zoom on the points within ZOOM of the baseline
+    fig, axes = plt.subplots(2, len(stages), figsize=(4.2 * len(stages) + 1.0, 5.6), sharey="row", squeeze=False,
+                             height_ratios=(1, 1.2))
     logics = sorted({r["logic"] for r in rows if r["logic"]})
     colours = dict(zip(logics, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
     base = result["summary"]["baseline_accuracy"]
-    for ax, (column, title, marker) in zip(axes[0], stages):
+    panels = [(axes[0][i], stage) for i, stage in enumerate(stages)] + \
+             [(axes[1][i], stage) for i, stage in enumerate(stages)]
+    for ax, (column, title, marker) in panels:
         for logic in logics:
             subset = [r for r in rows if r["logic"] == logic]
             ax.scatter([r["relative_area"] for r in subset], [100 * r[column] for r in subset], s=14,
@@ -119,10 +124,14 @@ def dse_plot(result: dict, path) -> Path:
         if best:
             ax.annotate(best["multiplier"], (best["cost"], 100 * best["accuracy"]), fontsize=7,
                         xytext=(-30, -18), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.6})
-        ax.set_title(title)
+        ax.set_title(title if ax in axes[0] else f"{title}, zoom")
         ax.set_xlabel(f"relative area ({result['summary']['cost_source']})")
+    for ax in axes[1]:
+        ax.set_ylim(100 * (base - ZOOM), 100 * (base + ZOOM / 4))
     axes[0][0].set_ylabel("top-1 accuracy (%)")
-    axes[0][-1].legend(fontsize=7, loc="lower right", ncol=2)
+    axes[1][0].set_ylabel("top-1 accuracy (%)")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    fig.tight_layout()
     return _save(fig, path)
 
 

@@ -22,8 +22,12 @@ def layer_macs(spec) -> dict:
     model = zoo.build(spec.name)
     layers = target_layers(model)
     macs = {}
-    hooks = [layer.register_forward_hook(lambda m, i, o, name=name: macs.setdefault(name, _macs(m, i[0], o)))
-             for name, layer in layers.items()]
+    def record(name):
+        def hook(module, inputs, output):
+            macs[name] = _macs(module, inputs[0], output)  # returns None: the output stays as it is
+        return hook
+
+    hooks = [layer.register_forward_hook(record(name)) for name, layer in layers.items()]
     with torch.no_grad():
         model.eval()(torch.zeros((1, *zoo.ZOO[spec.name].input_shape)))
     for hook in hooks:
