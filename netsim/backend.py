@@ -35,6 +35,10 @@ def _spec(op):
     return "exact" if op is None else op
 
 
+def _adder_id(op):
+    return "exact" if op is None else op.id
+
+
 def _to_kernel(t: torch.Tensor):
     return t if t.is_cuda else t.numpy()
 
@@ -49,7 +53,7 @@ def matmul(x: torch.Tensor, w: torch.Tensor, multiplier, adder, acc_width: int, 
     module = kernels()
     if module is None:
         return reference.matmul(x, w, multiplier, adder, acc_width, booth_operand)
-    result = module.matmul(_to_kernel(x), _to_kernel(w), multiplier=_spec(multiplier), adder="exact" if adder is None else adder.id,
+    result = module.matmul(_to_kernel(x), _to_kernel(w), multiplier=_spec(multiplier), adder=_adder_id(adder),
                            acc_width=acc_width, backend="cuda" if x.is_cuda else "cpu",
                            booth_operand=booth_operand)
     return _from_kernel(result, x)
@@ -61,7 +65,7 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, multiplier, adder, acc_width: int, 
     if module is None:
         return reference.conv2d(x, w, multiplier, adder, acc_width, stride, padding, dilation, groups,
                                 booth_operand)
-    result = module.conv2d(_to_kernel(x), _to_kernel(w), multiplier=_spec(multiplier), adder="exact" if adder is None else adder.id,
+    result = module.conv2d(_to_kernel(x), _to_kernel(w), multiplier=_spec(multiplier), adder=_adder_id(adder),
                            acc_width=acc_width, stride=stride, padding=padding, dilation=dilation, groups=groups,
                            backend="cuda" if x.is_cuda else "cpu", booth_operand=booth_operand)
     return _from_kernel(result, x)

@@ -13,6 +13,7 @@ file (``torch.save(model.state_dict(), path)``) loads too.
 from __future__ import annotations
 
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,11 @@ def save(path, model: nn.Module, name: str | None, model_kwargs: dict | None = N
     path = Path(path)
     if path.parent and not path.parent.exists():
         raise NetsimError(f"cannot write {str(path)!r}: directory {str(path.parent)!r} does not exist")
-    return write_atomic(path, buffer.getvalue())
+    write_atomic(path, buffer.getvalue())
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)  # the temporary file was private; the checkpoint is an ordinary file
+    return path
 
 
 def load(path) -> Checkpoint:

@@ -50,6 +50,8 @@ def cmd_train(args) -> int:
     name = args.model.lower()
     source = _data_name(args, name)
     train_set, test_set = data.load(source, "train"), data.load(source, "test")
+    if args.limit:
+        train_set = _first(train_set, args.limit)
     start = time.perf_counter()
     history = train.fit(model, data.loader(train_set, args.batch_size, shuffle=True, seed=args.seed),
                         epochs=args.epochs, lr=args.lr, seed=args.seed, progress=not args.no_progress)
@@ -140,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--epochs", type=int, default=15)
     sub.add_argument("--lr", type=float, default=2e-3)
     sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--limit", type=int, help="train on the first N training samples only (quick tries)")
     sub.set_defaults(func=cmd_train, batch_size=64)
 
     sub = commands.add_parser("eval", help="accuracy fp32, quantized-exact and approximate, and the layer table",

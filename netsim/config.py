@@ -118,7 +118,6 @@ def check_value(key: str, value, where: str):
     """Validate one setting; ``where`` prefixes the error (``approx.toml:7``)."""
     if key not in KEYS:
         raise NetsimError(f"{where}: unknown key {key!r}; allowed keys: {', '.join(KEYS)}")
-    kind = KEYS[key]
     if key in ("w_bits", "a_bits"):
         if type(value) is not int or value not in BITS:
             raise NetsimError(f"{where}: {key} must be an integer in 1..16, not {value!r}")
@@ -149,7 +148,6 @@ def check_value(key: str, value, where: str):
                 raise NetsimError(f"{where}: {key} = {value!r} is a {op.kind}, not an {wanted}"
                                   if wanted == "adder" else
                                   f"{where}: {key} = {value!r} is an {op.kind}, not a {wanted}")
-    assert kind is not None
     return value
 
 

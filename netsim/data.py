@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import pickle
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -46,9 +47,16 @@ def mnist5k_path() -> Path:
     return path
 
 
+@lru_cache(maxsize=1)
+def _mnist5k_table() -> np.ndarray:
+    table = np.loadtxt(mnist5k_path(), delimiter=",", dtype=np.uint8)
+    table.flags.writeable = False
+    return table
+
+
 def mnist5k(split: str) -> TensorDataset:
     _check_split(split)
-    table = np.loadtxt(mnist5k_path(), delimiter=",", dtype=np.uint8)
+    table = _mnist5k_table()
     images, labels = table[:, :-1], table[:, -1].astype(np.int64)  # label is the last column
     rng = np.random.default_rng(SPLIT_SEED)
     chosen = []

@@ -45,15 +45,24 @@ class ApproxMixin:
         """Quantize the float weight again (after fine-tuning changed it)."""
         s = self.settings
         if not s.quantize:
-            self.weight_scale = self.weight_q = None
+            self._buffer("weight_scale", None)
+            self._buffer("weight_q", None)
             return
-        self.weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
+        weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
         shape = (-1,) + (1,) * (self.weight.dim() - 1)
-        self.weight_q = quant.quantize(self.weight.detach().double(),
-                                       self.weight_scale.reshape(shape) if self.weight_scale.dim() else
-                                       self.weight_scale, s.w_bits)
+        self._buffer("weight_scale", weight_scale.to(self.weight.device))
+        self._buffer("weight_q", quant.quantize(self.weight.detach().double(),
+                                                weight_scale.reshape(shape) if weight_scale.dim() else weight_scale,
+                                                s.w_bits).to(self.weight.device))
         self._exact_dtype = torch.float32 if self._bound() < FLOAT32_EXACT else torch.float64
         self._prepare_weight()
+
+    def _buffer(self, name: str, value) -> None:
+        """Derived weights are non-persistent buffers: ``.to(device)`` moves them, state_dict omits them."""
+        if name in self._buffers or not hasattr(self, name):
+            self.register_buffer(name, value, persistent=False)
+        else:
+            setattr(self, name, value)
 
     def _bound(self) -> int:
         """Largest possible |accumulator| with exact arithmetic."""
@@ -67,22 +76,33 @@ class ApproxMixin:
         value = x.detach().abs().mean() if s.a_bits == 1 else x.detach().abs().max()
         return quant.scale_from_range(value, s.a_bits, s.scale)
 
-    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
+        """The accumulators: int64, or integer-valued floats from the exact path (same values)."""
         raise NotImplementedError
 
+    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+        """The signed ``acc_width``-bit accumulators as int64 (what the hardware MACs hold)."""
+        return self._accumulate(xq).to(torch.int64)
+
+    def _exact_result(self, acc: torch.Tensor) -> torch.Tensor:
+        """An exact float accumulator as it leaves the ``acc_width``-bit register."""
+        if self._bound() < (1 << (self.acc_width - 1)):
+            return acc  # cannot overflow: no wrap, no conversion
+        return _wrap(acc.to(torch.int64), self.acc_width)
+
     def _dequantize(self, acc: torch.Tensor, a_scale: torch.Tensor, dtype) -> torch.Tensor:
-        scale = a_scale * self.weight_scale  # float64 keeps every accumulator bit up to 2^53
-        y = acc.double() * self._per_channel(scale.to(acc.device), acc.dim())
-        return y.to(dtype)
+        scale = (a_scale * self.weight_scale).to(dtype=dtype, device=acc.device)
+        y = acc.to(dtype)  # a copy unless acc already is the exact path's float output
+        return y.mul_(self._per_channel(scale, acc.dim()))
 
     def _approx_forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.settings
         a_scale = self._input_scale(x)
         xq = quant.quantize(x.detach(), a_scale, s.a_bits)
-        y = self._dequantize(self._integer_forward(xq), a_scale, x.dtype)
+        y = self._dequantize(self._accumulate(xq), a_scale, x.dtype)
         if self.bias is not None:
-            y = y + self._per_channel(self.bias, y.dim())
-        if torch.is_grad_enabled() and (x.requires_grad or self.weight.requires_grad):
+            y.add_(self._per_channel(self.bias.detach(), y.dim()))
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, self.weight, self.bias)):
             # straight-through estimator: value of the approximate layer, gradient of the float one
             # taken at the quantized operands
             xf = x + (xq.to(x.dtype) * a_scale.to(x.dtype) - x).detach()
@@ -121,18 +141,17 @@ class ApproxLinear(ApproxMixin, nn.Linear):
         return values  # output features are the last dimension
 
     def _prepare_weight(self):
-        self.weight_kt = self.weight_q.t().contiguous()  # [K, N], the kernels' layout
-        self._weight_exact = self.weight_q.to(self._exact_dtype)
+        self._buffer("weight_kt", self.weight_q.t().contiguous())  # [K, N], the kernels' layout
+        self._buffer("_weight_exact", self.weight_q.to(self._exact_dtype))
 
     def _float_forward(self, x, w):
         return F.linear(x, w, self.bias)
 
-    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
         lead = xq.shape[:-1]
         x2 = xq.reshape(-1, self.in_features)
         if self._exact():
-            acc = F.linear(x2.to(self._exact_dtype), self._weight_exact.to(x2.device)).to(torch.int64)
-            acc = _wrap(acc, self.acc_width)
+            acc = self._exact_result(F.linear(x2.to(self._exact_dtype), self._weight_exact.to(x2.device)))
         else:
             acc = backend.matmul(x2, self.weight_kt.to(x2.device), self.multiplier_op, self.adder_op,
                                  self.acc_width, self.booth_operand)
@@ -176,7 +195,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
         return values.reshape((1, -1) + (1,) * (dims - 2)) if values.dim() else values
 
     def _prepare_weight(self):
-        self._weight_exact = self.weight_q.to(self._exact_dtype)
+        self._buffer("_weight_exact", self.weight_q.to(self._exact_dtype))
 
     def _float_forward(self, x, w):
         return self._conv_forward(x, w, self.bias)
@@ -194,12 +213,11 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
             return F.pad(x, self._reversed_padding_repeated_twice), (0, 0)
         return x, tuple(self.padding)
 
-    def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
         xq, padding = self._explicit_padding(xq)
         if self._exact():
-            acc = F.conv2d(xq.to(self._exact_dtype), self._weight_exact.to(xq.device), None, self.stride,
-                           padding, self.dilation, self.groups).to(torch.int64)
-            return _wrap(acc, self.acc_width)
+            return self._exact_result(F.conv2d(xq.to(self._exact_dtype), self._weight_exact.to(xq.device), None,
+                                               self.stride, padding, self.dilation, self.groups))
         return backend.conv2d(xq, self.weight_q.to(xq.device), self.multiplier_op, self.adder_op,
                               self.acc_width, _int_or_pair(self.stride), _int_or_pair(padding),
                               _int_or_pair(self.dilation), self.groups, self.booth_operand)

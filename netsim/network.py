@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.modules.linear import NonDynamicallyQuantizableLinear
 
 from .config import Config
 from .errors import NetsimError
@@ -17,7 +18,8 @@ def target_layers(model: nn.Module) -> dict:
     """The Conv2d / Linear layers (subclasses included) by qualified name, in model order."""
     found = {}
     for name, module in model.named_modules():
-        if isinstance(module, tuple(APPROX_TYPES)) and not isinstance(module, nn.modules.linear.NonDynamicallyQuantizableLinear):
+        # MultiheadAttention's out_proj is a Linear that attention never calls: leave it alone
+        if isinstance(module, tuple(APPROX_TYPES)) and not isinstance(module, NonDynamicallyQuantizableLinear):
             found[name] = module
     return found
 

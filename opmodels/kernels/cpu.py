@@ -76,7 +76,7 @@ def product_kind(plan) -> str:
     return plan.mode
 
 
-def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels"):
+def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: str = "kernels", products=PRODUCTS):
     """The generated module holding ``matmul_kernel`` and ``conv2d_kernel`` for this plan."""
     kind = product_kind(plan)
     # Name only what the text depends on: one LUT kernel module serves every 8-bit multiplier.
@@ -88,7 +88,7 @@ def kernel_module(plan, renderer=numba_cpu.CPU, kernels: str = KERNELS, stem: st
     accumulate = "loa" if plan.adder is not None else "exact"
     if plan.adder is not None:
         parts.append(renderer.render_function(plan.adder.graph, "add"))
-    parts.append(kernels.format(product=PRODUCTS[kind], accumulate=ACCUMULATE[accumulate]))
+    parts.append(kernels.format(product=products[kind], accumulate=ACCUMULATE[accumulate]))
     return numba_cpu.load_module("\n\n".join(parts), f"{stem}_{kind}_{accumulate}")
 
 
@@ -103,6 +103,11 @@ def wrap_result(plan, out: np.ndarray) -> np.ndarray:
 
 
 def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if plan.mode == "lut" and plan.adder is None:  # the sum may be regrouped: exact float GEMMs
+        from . import factorized
+        result = factorized.matmul(plan, x, w)
+        if result is not None:
+            return result
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[1]), np.int64)
@@ -111,6 +116,11 @@ def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+    if plan.mode == "lut" and plan.adder is None:
+        from . import factorized
+        result = factorized.conv2d(plan, x, w, stride, padding, dilation, groups)
+        if result is not None:
+            return result
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[0], ho, wo), np.int64)

@@ -138,3 +138,14 @@ def test_registered_operator_by_id():
     assert operator_for("MYMUL", 8) is op
     with pytest.raises(NetsimError, match="too narrow"):
         operator_for("MYMUL", 9)
+
+
+def test_import_netsim_and_build_configs_without_torch():
+    import subprocess
+    import sys
+
+    from tests.utils import ROOT
+    code = ("import sys, netsim; c = netsim.Config.uniform(multiplier='M4P8').with_layer('fc*', a_bits=4); "
+            "c.to_toml(); assert 'torch' not in sys.modules and 'numba' not in sys.modules, sorted(sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr

@@ -51,7 +51,8 @@ def test_percentile_calibration_clips():
     assert observer.range("percentile", 50.0, 8) < observer.range("max", 99.99, 8)
     config = netsim.Config.uniform(a_calibration="percentile", percentile=90.0)
     amodel = netsim.convert(model, config, calibration)
-    assert amodel.layers[0].input_scale < netsim.convert(model, netsim.Config.uniform(), calibration).layers[0].input_scale
+    plain = netsim.convert(model, netsim.Config.uniform(), calibration)
+    assert amodel.layers[0].input_scale < plain.layers[0].input_scale
 
 
 def test_user_module_and_errors():
@@ -121,3 +122,10 @@ def test_quantizer_definitions():
     assert float(quant.weight_scale(w, 8, "tensor")) == pytest.approx(2 / 127)
     assert quant.weight_scale(w, 1, "channel").tolist() == pytest.approx([1.5, 0.375])
     assert float(quant.scale_from_range(torch.tensor(3.0), 8, "pow2")) == 2.0 ** -5
+
+
+def test_state_dict_is_the_float_models():
+    model = zoo.lenet5().eval()
+    amodel = netsim.convert(model, netsim.Config.uniform(multiplier="M4P8"), batches(1))
+    assert amodel.state_dict().keys() == model.state_dict().keys()
+    assert {name for name, _ in amodel.conv1.named_buffers()} >= {"weight_q", "weight_scale", "input_scale"}

@@ -126,3 +126,77 @@ def test_conv2d_non_contiguous():
 def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(OpmodelsError, match=message):
         call()
+
+
+# -- the factorized (float GEMM) path of LUT mode with the exact adder ---------------------------------
+FACTOR_FAST = ["EXACT", "M1P8", "M2P8", "M4P8", "M5P14", "M6P14", "M3P2", "M4P12"]
+
+
+def _check_factors(op_id):
+    import opmodels
+    from opmodels.kernels import factorized
+    table = opmodels.get(op_id).lut().astype(np.int64)
+    for oriented in (table, table.T):
+        f = factorized.factorize(oriented)
+        assert f is not None, op_id
+        np.testing.assert_array_equal(f.U @ f.V.T, oriented)  # exact for all 65,536 pairs
+        assert f.rank <= 10 and factorized.chunk_length(f, 1) >= 32
+
+
+@pytest.mark.parametrize("op_id", FACTOR_FAST)
+def test_factorization_is_exact(op_id):
+    _check_factors(op_id)
+
+
+@pytest.mark.slow
+def test_factorization_of_every_catalog_multiplier():
+    import opmodels
+    for op_id in opmodels.multipliers_8bit():
+        _check_factors(op_id)
+
+
+def test_factorize_refuses_a_table_without_integer_factors():
+    from opmodels.kernels import factorized
+    table = np.random.default_rng(0).integers(-2**20, 2**20, (256, 256))
+    f = factorized.factorize(table)  # full rank: only a 256-term factorization exists
+    assert f is None or f.rank > factorized.MAX_RANK
+
+
+def _gather(plan, x, w):
+    """The LUT gather kernel, bypassing the factorized path."""
+    from opmodels.kernels import cpu
+    out = np.empty((x.shape[0], w.shape[1]), np.int64)
+    cpu.kernel_module(plan).matmul_kernel(np.ascontiguousarray(x, np.int64), np.ascontiguousarray(w, np.int64),
+                                          plan.table(), out)
+    return cpu.wrap_result(plan, out)
+
+
+@pytest.mark.parametrize("op_id", ["M6P14", "M2P12", "M4P8"])
+def test_factorized_path_is_used_and_exact_with_chunking(op_id):
+    from opmodels.kernels import factorized
+    plan = kernels.plan(op_id)
+    f = factorized.factors_of(plan)
+    k = 3 * factorized.chunk_length(f, 1) + 5  # several float32 chunks
+    rng = np.random.default_rng(11)
+    x = np.where(rng.random((4, k)) < 0.5, -128, rng.integers(-128, 128, (4, k)))  # near the worst case
+    w = np.where(rng.random((k, 3)) < 0.5, -128, rng.integers(-128, 128, (k, 3)))
+    fast = factorized.matmul(plan, x, w)
+    assert fast is not None
+    np.testing.assert_array_equal(fast, _gather(plan, x, w))
+    np.testing.assert_array_equal(fast, matmul_reference(x, w, op_id))
+    # conv2d chunks over input channels: 3x3 kernels on many channels
+    c = 3 * (factorized.chunk_length(f, 9) // 9) + 1
+    xc, wc = operands((1, c, 4, 4)), operands((2, c, 3, 3))
+    got = factorized.conv2d(plan, xc, wc, (1, 1), (1, 1), (1, 1), 1)
+    assert got is not None
+    np.testing.assert_array_equal(got, conv2d_reference(xc, wc, op_id, padding=(1, 1)))
+
+
+def test_grouped_conv_too_wide_for_one_chunk_falls_back_to_the_kernel():
+    from opmodels.kernels import factorized
+    plan = kernels.plan("M6P14")
+    cg = factorized.chunk_length(factorized.factors_of(plan), 9) // 9 + 1
+    x, w = operands((1, 2 * cg, 3, 3)), operands((2, cg, 3, 3))
+    assert factorized.conv2d(plan, x, w, (1, 1), (1, 1), (1, 1), 2) is None
+    np.testing.assert_array_equal(kernels.conv2d(x, w, "M6P14", padding=1, groups=2),
+                                  conv2d_reference(x, w, "M6P14", padding=(1, 1), groups=2))
