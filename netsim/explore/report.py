@@ -78,6 +78,20 @@ def _blocks(directory: Path) -> list:
         blocks.append(("table", header, body))
         if (directory / "dse.png").exists():
             blocks.append(("img", "dse.png"))
+    lut = directory / "dse_lut.json"
+    if lut.exists() and dse.exists():
+        lut_rows = {r["multiplier"]: r for r in json.loads(lut.read_text())["rows"] if "accuracy_finetuned" in r}
+        ste_rows = {r["multiplier"]: r for r in json.loads(dse.read_text())["rows"] if "accuracy_finetuned" in r}
+        common = [m for m in lut_rows if m in ste_rows]
+        if common:
+            body = [[m, _pct(ste_rows[m]["accuracy"]), _pct(ste_rows[m]["accuracy_finetuned"]),
+                     _pct(lut_rows[m]["accuracy_finetuned"])] for m in common]
+            better = sum(lut_rows[m]["accuracy_finetuned"] > ste_rows[m]["accuracy_finetuned"] for m in common)
+            worse = sum(lut_rows[m]["accuracy_finetuned"] < ste_rows[m]["accuracy_finetuned"] for m in common)
+            blocks += [("h2", "Fine-tuning gradient: STE versus LUT finite differences"),
+                       ("p", f"Same fine-tuning settings, two gradients. The LUT gradient recovers more accuracy "
+                             f"for {better} multipliers, less for {worse}, as much for {len(common) - better - worse}."),
+                       ("table", ["multiplier", "before %", "STE fine-tuned %", "LUT fine-tuned %"], body)]
     search = directory / "search.json"
     if search.exists():
         found = True
