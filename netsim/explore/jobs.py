@@ -57,10 +57,11 @@ def model_hash(model) -> str:
 
 def evaluation_payload(spec: ModelSpec, config: Config, finetune: dict | None = None,
                        batch_size: int = 256, test_limit: int | None = None, **tags) -> dict:
-    """Everything one job needs. ``tags`` (JSON-able) are copied into the result for the tables."""
+    """Everything one job needs. ``tags`` (JSON-able) label the result in the tables; like the weights
+    path they are not part of the cache key, so sweeps that meet at the same point share it."""
     payload = {**spec.as_payload(), "config": config.to_toml(), "batch_size": batch_size,
                "calibration_batches": CALIBRATION_BATCHES, "test_limit": test_limit,
-               "finetune": finetune, "tags": tags}
+               "finetune": finetune, "_tags": tags}
     return payload
 
 
@@ -123,5 +124,5 @@ def run_evaluation(payload: dict) -> dict:
         for x, y in context.test:
             hits.extend((amodel(x).argmax(dim=1) == y).tolist())
     correct = sum(hits)
-    return {**payload["tags"], "accuracy": correct / len(hits), "correct": correct, "samples": len(hits),
+    return {"accuracy": correct / len(hits), "correct": correct, "samples": len(hits),
             "hits": pack_hits(hits), "seconds": round(time.perf_counter() - start, 3), **record}

@@ -39,8 +39,10 @@ class Run:
     extra: dict = field(default_factory=dict)
 
     def jobs(self, jobs: list, desc: str) -> list:
-        return run_jobs(jobs, run_evaluation, self.cache, executor=self.executor, workers=self.workers,
-                        threads=self.threads, address=self.address, progress=self.progress, desc=desc)
+        """Results of evaluation jobs, each labelled with its job's tags."""
+        results = run_jobs(jobs, run_evaluation, self.cache, executor=self.executor, workers=self.workers,
+                           threads=self.threads, address=self.address, progress=self.progress, desc=desc)
+        return [{**job.payload["_tags"], **result} for job, result in zip(jobs, results)]
 
     def job(self, spec, config, finetune=None, **tags):
         return evaluation_job(spec, config, finetune, batch_size=self.batch_size, test_limit=self.test_limit,

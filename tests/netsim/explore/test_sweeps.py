@@ -69,3 +69,15 @@ def test_parse_multipliers():
         parse_multipliers("LOA8")
     with pytest.raises(NetsimError):
         parse_multipliers("M9P4")
+
+
+def test_sweeps_share_cached_points(spec, tmp_path):
+    cache = ResultCache(tmp_path)
+    run = Run(cache=cache, workers=1, progress=False, test_limit=32)
+    dse(spec, ["M4P8"], run)
+    entries = sorted(tmp_path.glob("*/*.json"))
+    assert len(entries) == 2  # the exact baseline and M4P8
+    result = resilience(spec, ("multiplier",), ("network",), run, logics=(4,), degrees={"multiplier": (8,)})
+    assert sorted(tmp_path.glob("*/*.json")) == entries  # both points came from the DSE's results
+    assert result["rows"][0]["technique"] == "multiplier" and result["rows"][0]["logic"] == "M4"
+    assert result["baseline"]["technique"] == "baseline"
