@@ -69,12 +69,16 @@ def mcnemar(baseline_hits: list, other_hits: list) -> dict:
 
 def highest_lossless(rows: list, baseline: float, tolerance: float, degree: str, more_is_aggressive: bool,
                      accuracy: str = "accuracy"):
-    """The most aggressive degree whose accuracy is within ``tolerance`` of ``baseline``.
+    """The most aggressive degree reached from the mildest one without a loss beyond ``tolerance``.
 
-    "Most aggressive" is the largest degree when ``more_is_aggressive`` (multiplier P, LOA bits) and the
-    smallest otherwise (bit widths). Returns None when no degree is lossless.
+    Degrees are walked from the mildest (the smallest P or LOA l, the widest bit width) to the most
+    aggressive and the walk stops at the first lossy one, so a lucky point past a loss (test-set noise)
+    does not count. Returns None when even the mildest degree loses accuracy.
     """
-    ok = [r[degree] for r in rows if r[accuracy] >= baseline - tolerance - 1e-12]
-    if not ok:
-        return None
-    return max(ok) if more_is_aggressive else min(ok)
+    ordered = sorted(rows, key=lambda r: r[degree], reverse=not more_is_aggressive)
+    best = None
+    for row in ordered:
+        if row[accuracy] < baseline - tolerance - 1e-12:
+            break
+        best = row[degree]
+    return best

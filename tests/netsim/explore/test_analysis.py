@@ -72,9 +72,15 @@ def test_mcnemar_exact_binomial():
     assert math.isclose(analysis.mcnemar(b_list, c_list)["p"], expected)
 
 
-def test_highest_lossless_direction():
+def test_highest_lossless_walks_from_the_mildest_degree():
     rows = [{"degree": d, "accuracy": acc} for d, acc in [(8, 0.98), (6, 0.98), (4, 0.97), (2, 0.5)]]
     assert analysis.highest_lossless(rows, 0.98, 0.0, "degree", more_is_aggressive=False) == 6
     assert analysis.highest_lossless(rows, 0.98, 0.011, "degree", more_is_aggressive=False) == 4
-    assert analysis.highest_lossless(rows, 0.98, 0.0, "degree", more_is_aggressive=True) == 8
-    assert analysis.highest_lossless(rows, 0.99, 0.0, "degree", more_is_aggressive=True) is None
+    assert analysis.highest_lossless(rows, 0.98, 0.5, "degree", more_is_aggressive=False) == 2
+    assert analysis.highest_lossless(rows, 0.99, 0.0, "degree", more_is_aggressive=False) is None
+    # P: mildest is the smallest; a lossless point after a lossy one does not count
+    p_rows = [{"degree": d, "accuracy": acc} for d, acc in [(2, 0.98), (4, 0.981), (6, 0.97), (8, 0.98)]]
+    assert analysis.highest_lossless(p_rows, 0.98, 0.0, "degree", more_is_aggressive=True) == 4
+    assert analysis.highest_lossless(p_rows, 0.98, 0.01, "degree", more_is_aggressive=True) == 8
+    shuffled = list(reversed(p_rows))
+    assert analysis.highest_lossless(shuffled, 0.98, 0.0, "degree", more_is_aggressive=True) == 4
