@@ -59,7 +59,7 @@ def resilience_plot(result: dict, technique: str, path) -> Path:
     axes[0][0].set_ylim(0, 100)
     if technique == "multiplier":
         axes[0][-1].legend(fontsize=7, loc="lower left")
-    fig.suptitle(f"resilience to {TITLES[technique]} (dashed: 8-bit exact baseline, band: ±2 SE)", fontsize=9)
+    fig.suptitle(f"resilience to {TITLES[technique]} (dashed: 8-bit exact baseline, band: ±2 SE)", fontsize=9, y=1.03)
     return _save(fig, path)
 
 
@@ -87,7 +87,7 @@ def lossless_plot(result: dict, path) -> Path:
         ax.set_xticks(range(len(layers)), layers, rotation=60, fontsize=7)
         ax.set_title(TITLES.get(label, label), fontsize=8)
     axes[0][0].set_ylabel("lossless degree")
-    fig.suptitle("per-layer lossless degree (bits: lowest; P and l: highest)", fontsize=9)
+    fig.suptitle("per-layer lossless degree (bits: lowest; P and l: highest)", fontsize=9, y=1.03)
     return _save(fig, path)
 
 
