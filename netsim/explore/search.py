@@ -62,9 +62,11 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
     layers = layer_names(spec)
     macs = layer_macs(spec)
     choices = list(dict.fromkeys(choices))
-    sampler = optuna.samplers.NSGAIISampler(
-        population_size=population, seed=seed,
-        constraints_func=lambda trial: [min_accuracy - trial.user_attrs["accuracy"]])
+    # the accuracy floor is an NSGA-II constraint (feasible when <= 0); Optuna 5 sets it on the trial
+    per_trial_constraint = hasattr(optuna.trial.Trial, "set_constraint")
+    options = {} if per_trial_constraint else {
+        "constraints_func": lambda trial: [min_accuracy - trial.user_attrs["accuracy"]]}
+    sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed, **options)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     # the exact network and the cheapest uniform assignment seed the first generation
     study.enqueue_trial({name: "exact" for name in layers})
@@ -77,6 +79,8 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
         for trial, assignment, result in zip(batch, assignments, results):
             cost = assignment_cost(assignment, macs)
             trial.set_user_attr("accuracy", result["accuracy"])
+            if per_trial_constraint:
+                trial.set_constraint("accuracy_floor", min_accuracy - result["accuracy"])
             study.tell(trial, (result["accuracy"], cost))
             trials_out.append({"trial": trial.number, "accuracy": result["accuracy"], "cost": cost,
                                "assignment": assignment, "feasible": result["accuracy"] >= min_accuracy})
