@@ -68,8 +68,10 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
         "constraints_func": lambda trial: [min_accuracy - trial.user_attrs["accuracy"]]}
     sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed, **options)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    # the exact network and the cheapest uniform assignment seed the first generation
-    study.enqueue_trial({name: "exact" for name in layers})
+    # the first generation starts from uniform assignments (the exact network first, then choices spread
+    # over the cost range): NSGA-II then recombines layers from the good ones
+    for choice in _spread(choices, population):
+        study.enqueue_trial({name: choice for name in layers})
     trials_out = []
     while len(trials_out) < trials:
         batch = [study.ask() for _ in range(min(population, trials - len(trials_out)))]
@@ -93,3 +95,14 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
                "choices": choices, "layers": layers, "macs": macs, "sampler": "optuna NSGAIISampler",
                "cheapest_feasible": front[0] if front else None}
     return {"trials": trials_out, "front": front, "summary": summary}
+
+
+def _spread(choices: list, count: int) -> list:
+    """Up to ``count`` choices: "exact" (when offered) and then evenly spaced in order of cost."""
+    ranked = sorted((c for c in choices if c.lower() != "exact"), key=lambda c: -relative_area(c))
+    picked = ["exact"] if any(c.lower() == "exact" for c in choices) else []
+    room = max(0, count - len(picked))
+    if ranked and room:
+        step = max(1, len(ranked) / room)
+        picked += list(dict.fromkeys(ranked[int(i * step)] for i in range(min(room, len(ranked)))))
+    return picked
