@@ -45,8 +45,9 @@ def _blocks(directory: Path) -> list:
                 value = match[0]["lossless_degree"] if match else None
                 cells.append("-" if value is None else str(value))
             rows.append(cells)
-        blocks += [("p", "Most aggressive lossless degree (bits: lowest width; multiplier: highest P per "
-                         "logic; adder: highest LOA l). '-': no degree is lossless."),
+        blocks += [("p", "Most aggressive degree reached from the mildest one without a loss (bits: lowest "
+                         "width; multiplier: highest P per logic; adder: highest LOA l). '-': even the mildest "
+                         "degree loses accuracy."),
                    ("table", header, rows)]
         for name in ("resilience_w_bits", "resilience_a_bits", "resilience_multiplier", "resilience_adder",
                      "resilience_lossless"):
