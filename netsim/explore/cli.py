@@ -41,6 +41,8 @@ def add_subcommands(subparsers) -> None:
                    help="w_bits, a_bits, multiplier, adder, a comma list, or all (default)")
     p.add_argument("--scope", default="network,layers", help="network, layers or both (default)")
     p.add_argument("--logics", default="1-6", help="multiplier logics M.. to sweep (default 1-6)")
+    p.add_argument("--block", action="append", default=[], metavar="NAME=GLOB",
+                   help="also approximate a block of layers alone, e.g. --block FB='fc*' (repeatable)")
     p.set_defaults(func=_command(cmd_resilience))
 
     p = subparsers.add_parser("dse", help="every multiplier on the network: accuracy, cost, Pareto front, optimum")
@@ -112,9 +114,16 @@ def cmd_resilience(args) -> None:
     for scope in scopes:
         if scope not in ("network", "layers"):
             raise NetsimError(f"--scope must be network, layers or both, not {scope!r}")
+    blocks = {}
+    for text in args.block:
+        name, sep, pattern = text.partition("=")
+        if not sep or not name or not pattern:
+            raise NetsimError(f"--block must look like NAME=GLOB (e.g. FB='fc*'), not {text!r}")
+        blocks[name] = pattern
     out, spec, run = _setup(args)
     start = time.perf_counter()
-    result = resilience(spec, techniques, scopes, run, args.tolerance, _parse_logics(args.logics))
+    result = resilience(spec, techniques, scopes, run, args.tolerance, _parse_logics(args.logics),
+                        blocks=blocks)
     elapsed = time.perf_counter() - start
     summary = {"table": result["table"], "noise": result["noise"], "tolerance": args.tolerance,
                "layers": result["layers"], "baseline": result["baseline"], "seconds": round(elapsed, 1)}

@@ -5,6 +5,7 @@ plots and report.
 """
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass, field
 
 from ..config import Config
@@ -95,7 +96,8 @@ def _technique_settings(technique: str, degree, logic=None) -> dict:
 
 
 def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layers"), run: Run | None = None,
-               tolerance: float = 0.0, logics=LOGICS, degrees: dict | None = None) -> dict:
+               tolerance: float = 0.0, logics=LOGICS, degrees: dict | None = None,
+               blocks: dict | None = None) -> dict:
     """Accuracy versus degree, for the whole network at once and for one layer at a time.
 
     Returns {"baseline": result, "rows": [...], "table": [...]} where ``table`` holds, per scope (the
@@ -108,7 +110,16 @@ def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layer
         if technique not in TECHNIQUES:
             raise NetsimError(f"technique must be one of {', '.join(TECHNIQUES)}, not {technique!r}")
     layers = layer_names(spec)
-    targets = (["network"] if "network" in scopes else []) + (layers if "layers" in scopes else [])
+    # scopes: the whole network, each layer, and named blocks (a glob over layer names, like the CB/FB/SC
+    # clustering of VGG and ResNet: {"FB": "fc*"}), each approximated alone
+    blocks = dict(blocks or {})
+    for name, pattern in blocks.items():
+        if name in layers or name == "network":
+            raise NetsimError(f"block name {name!r} is already a layer name or 'network'; pick another")
+        if not any(fnmatch.fnmatchcase(layer, pattern) for layer in layers):
+            raise NetsimError(f"block {name} = {pattern!r} matches none of the layers: {', '.join(layers)}")
+    matches = {**{layer: layer for layer in layers}, **blocks}
+    targets = (["network"] if "network" in scopes else []) + (layers if "layers" in scopes else []) + list(blocks)
     jobs = [run.job(spec, baseline_config(), sweep="baseline", technique="baseline", scope="network",
                     logic="", degree=BASE_BITS)]
     for technique in techniques:
@@ -119,7 +130,7 @@ def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layer
                     settings = _technique_settings(technique, degree, logic)
                     config = baseline_config()
                     config = config.with_default(**settings) if scope == "network" else \
-                        config.with_layer(scope, **settings)
+                        config.with_layer(matches[scope], **settings)
                     jobs.append(run.job(spec, config, sweep="resilience", technique=technique, scope=scope,
                                         logic=f"M{logic}" if logic != "" else "", degree=degree))
     results = run.jobs(jobs, "resilience")
@@ -136,7 +147,7 @@ def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layer
                                                  MORE_IS_AGGRESSIVE[technique])
                 table.append({"technique": technique, "scope": scope, "logic": logic,
                               "lossless_degree": best, "tolerance": tolerance})
-    return {"baseline": baseline, "rows": rows, "table": table, "layers": layers,
+    return {"baseline": baseline, "rows": rows, "table": table, "layers": layers + list(blocks),
             "noise": _noise(baseline)}
 
 

@@ -81,3 +81,14 @@ def test_sweeps_share_cached_points(spec, tmp_path):
     assert sorted(tmp_path.glob("*/*.json")) == entries  # both points came from the DSE's results
     assert result["rows"][0]["technique"] == "multiplier" and result["rows"][0]["logic"] == "M4"
     assert result["baseline"]["technique"] == "baseline"
+
+
+def test_blocks_are_approximated_alone(spec, tmp_path):
+    run = Run(cache=ResultCache(tmp_path), workers=1, progress=False, test_limit=32)
+    result = resilience(spec, ("w_bits",), ("network",), run, degrees={"w_bits": (8, 1)},
+                        blocks={"CB": "conv*", "FB": "fc*"})
+    assert [r["scope"] for r in result["rows"]] == ["network", "network", "CB", "CB", "FB", "FB"]
+    assert result["layers"][-2:] == ["CB", "FB"]
+    from netsim.errors import NetsimError
+    with pytest.raises(NetsimError, match="matches none of the layers"):
+        resilience(spec, ("w_bits",), ("network",), run, blocks={"X": "bn*"})
