@@ -56,13 +56,23 @@ def save(path, model: nn.Module, name: str | None, model_kwargs: dict | None = N
     }
     buffer = io.BytesIO()
     torch.save(record, buffer)
-    path = Path(path)
-    if path.parent and not path.parent.exists():
-        raise NetsimError(f"cannot write {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    path = check_writable(path)
     write_atomic(path, buffer.getvalue())
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(path, 0o666 & ~umask)  # the temporary file was private; the checkpoint is an ordinary file
+    return path
+
+
+def check_writable(path) -> Path:
+    path = Path(path)
+    directory = path.parent
+    if not directory.is_dir():
+        raise NetsimError(f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise NetsimError(f"cannot write {str(path)!r}: directory {str(directory)!r} is not writable")
+    if path.is_dir():
+        raise NetsimError(f"cannot write {str(path)!r}: it is a directory")
     return path
 
 

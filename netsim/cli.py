@@ -46,6 +46,7 @@ def _data_name(args, model_name: str) -> str:
 def cmd_train(args) -> int:
     from . import checkpoint, data, train, zoo
     _threads(args)
+    checkpoint.check_writable(args.output)  # before the training, not after it
     model = zoo.build(args.model)
     name = args.model.lower()
     source = _data_name(args, name)
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("train", help="train a zoo model in float and write a checkpoint", parents=[common])
     sub.add_argument("model", help="zoo model name (see `netsim zoo`)")
     sub.add_argument("-o", "--output", required=True, help="checkpoint file to write")
-    sub.add_argument("--epochs", type=int, default=15)
+    sub.add_argument("--epochs", type=int, default=30)
     sub.add_argument("--lr", type=float, default=2e-3)
     sub.add_argument("--seed", type=int, default=0)
     sub.add_argument("--limit", type=int, help="train on the first N training samples only (quick tries)")

@@ -26,7 +26,7 @@ def _shift(x: torch.Tensor, generator: torch.Generator, pixels: int) -> torch.Te
 
 
 def fit(model: nn.Module, train_loader, epochs: int = 20, lr: float = 2e-3, weight_decay: float = 1e-4,
-        seed: int = 0, shift: int = 1, progress: bool = True, test_loader=None) -> list:
+        seed: int = 0, shift: int = 2, progress: bool = True, test_loader=None) -> list:
     """Adam with cosine learning-rate decay; returns per-epoch records (loss, test accuracy if given)."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)

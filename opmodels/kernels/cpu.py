@@ -40,9 +40,12 @@ def matmul_kernel(xs, ws, table, out):
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def conv2d_kernel(xs, ws, table, out, sh, sw, ph, pw, dh, dw, groups):
-    # Direct convolution; padded positions read operand 0. One (image, output channel) per task; the
-    # (c, i, j) loops run in the spec's row-major order around a plane of Ho x Wo accumulators.
+def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
+    # Direct convolution over an input already zero-padded (operand value 0: padded positions are
+    # real MACs). One (image, output channel) per task; the (c, i, j) loops run in the spec's
+    # row-major order around a plane of Ho x Wo accumulators, so each output sees k in order.
+    # The table comes weight-major in memory (table[x, w] at w * 256 + x): the weight is fixed in
+    # the inner loops, so one 1 KB table column serves a whole plane.
     N, C, H, W = xs.shape
     O, CG, KH, KW = ws.shape
     HO, WO = out.shape[2], out.shape[3]
@@ -53,16 +56,14 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, ph, pw, dh, dw, groups):
         c0 = (o // OG) * CG
         accs = np.zeros((HO, WO), np.int64)
         for c in range(CG):
+            plane = xs[nn, c0 + c]
             for i in range(KH):
                 for j in range(KW):
-                    w = ws[o, c, i, j]
+                    w = np.int64(ws[o, c, i, j])
                     for oh in range(HO):
-                        ih = oh * sh - ph + i * dh
+                        row = plane[oh * sh + i * dh]
                         for ow in range(WO):
-                            iw = ow * sw - pw + j * dw
-                            x = np.int64(0)
-                            if 0 <= ih < H and 0 <= iw < W:
-                                x = xs[nn, c0 + c, ih, iw]
+                            x = np.int64(row[ow * sw + j * dw])
                             acc = accs[oh, ow]
                             p = {product}
                             accs[oh, ow] = {accumulate}
@@ -108,6 +109,11 @@ def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         result = factorized.matmul(plan, x, w)
         if result is not None:
             return result
+    return loop_matmul(plan, x, w)
+
+
+def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The generated loop kernel (every mode; the only one for LOA accumulation)."""
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[1]), np.int64)
@@ -121,8 +127,16 @@ def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
         result = factorized.conv2d(plan, x, w, stride, padding, dilation, groups)
         if result is not None:
             return result
-    xs = np.ascontiguousarray(x, dtype=np.int64)
+    return direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo)
+
+
+def direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+    """The generated direct-convolution kernel (every mode; the only one for LOA accumulation)."""
+    (ph, pw), (n, c, h, wd) = padding, x.shape
+    xs = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), np.int16 if plan.operand_range[1] < 2**15 else np.int64)
+    xs[:, :, ph:ph + h, pw:pw + wd] = x
     ws = np.ascontiguousarray(w, dtype=np.int64)
-    out = np.empty((xs.shape[0], ws.shape[0], ho, wo), np.int64)
-    kernel_module(plan).conv2d_kernel(xs, ws, _table(plan), out, *stride, *padding, *dilation, groups)
+    out = np.empty((n, ws.shape[0], ho, wo), np.int64)
+    table = np.ascontiguousarray(_table(plan).T).T  # same indexing, weight-major memory
+    kernel_module(plan).conv2d_kernel(xs, ws, table, out, *stride, *dilation, groups)
     return wrap_result(plan, out)

@@ -53,6 +53,7 @@ def test_eval_text_with_flags(tiny_checkpoint):
     (["eval", "lenet5", "--weights", "x.pt", "--config", "absent.toml"], "cannot read config"),
     (["train", "resnet18", "-o", "r.pt"], "give --data cifar10:<dir>"),
     (["train", "lenet5"], "the following arguments are required: -o/--output"),
+    (["train", "lenet5", "-o", "no/such/dir/l.pt"], "directory 'no/such/dir' does not exist"),
 ])
 def test_errors_are_one_line(args, message, tmp_path):
     run = netsim(*args, cwd=tmp_path)
