@@ -98,6 +98,10 @@ class Operator:
         from .metrics import compute
         return compute(self, samples=samples, seed=seed)
 
+    def cost(self, operands=None, **options):
+        from .cost import cost  # Yosys synthesis, cached by IR hash; see docs/cost.md
+        return cost(self, operands, **options)
+
 
 def operator(id: str, kind: str = "multiplier", width: int = 8):
     """Decorator: turn a DSL function ``f(a, b) -> y`` into an :class:`Operator` (bring your own)."""

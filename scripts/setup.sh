@@ -8,6 +8,11 @@ if ! command -v iverilog >/dev/null 2>&1; then
     $SUDO apt-get update
     $SUDO apt-get install -y iverilog
 fi
+if ! command -v yosys >/dev/null 2>&1; then  # synthesis for `opmodels cost`
+    if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+    $SUDO apt-get update
+    $SUDO apt-get install -y yosys
+fi
 python3 -m pip install --quiet --upgrade pip
 # The CPU wheel of torch first, so nothing later pulls a multi-GB CUDA build.
 python3 -m pip install --quiet "torch==2.13.0"

@@ -1,0 +1,1 @@
+"""Backends: each one module that reads only the IR (``convert(...)`` is the entry point)."""

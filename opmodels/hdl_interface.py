@@ -1,0 +1,161 @@
+"""Parse Verilog with pyverilog and check a module's interface (name, ports, widths, signedness).
+
+pyverilog writes its parser tables (and, through its preprocessor, ``preprocess.output``) into a
+directory and takes about a second to build its parser, so one parser is built per process in a
+temporary directory and reused; files are preprocessed with ``iverilog -E`` into that directory too.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import OpmodelsError
+
+
+class UnparsableVerilog(OpmodelsError):
+    """pyverilog (a Verilog-2001 parser) cannot read the file, though a simulator may."""
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    direction: str     # "input" or "output"
+    width: int | None  # None when the width expression could not be evaluated
+    signed: bool
+
+
+_PARSER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _workspace() -> tuple[object, Path]:
+    from pyverilog.vparser.parser import VerilogParser
+    directory = Path(tempfile.mkdtemp(prefix="opmodels-pyverilog-"))
+    atexit.register(shutil.rmtree, directory, True)
+    return VerilogParser(outputdir=str(directory), debug=False), directory
+
+
+def parse(sources, defines: dict | None = None):
+    """The pyverilog AST of ``sources`` (paths), preprocessed with ``defines``."""
+    with _PARSER_LOCK:
+        parser, directory = _workspace()
+    handle, name = tempfile.mkstemp(dir=directory, prefix="preprocess.", suffix=".output")
+    os.close(handle)
+    output = Path(name)
+    command = ["iverilog", "-E", "-o", str(output), *(f"-D{k}={v}" for k, v in (defines or {}).items()),
+               *map(str, sources)]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True)
+        text = output.read_text()
+    finally:
+        output.unlink(missing_ok=True)
+    if result.returncode:
+        raise UnparsableVerilog(f"cannot preprocess {', '.join(map(str, sources))}: "
+                                f"{(result.stderr or result.stdout).strip().splitlines()[0]}")
+    try:
+        with _PARSER_LOCK:  # one ply parser per process, not reentrant
+            return parser.parse(text)
+    except Exception as error:  # pyverilog raises ParseError and plain exceptions alike
+        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
+
+
+def modules(ast) -> dict:
+    return {m.name: m for m in ast.description.definitions if type(m).__name__ == "ModuleDef"}
+
+
+def _evaluate(node, env: dict) -> int | None:
+    """Integer value of a constant width expression over the module's parameters, or None."""
+    from pyverilog.vparser import ast as vast
+    if isinstance(node, vast.IntConst):
+        text = node.value.replace("_", "")
+        if "'" in text:
+            _, _, rest = text.partition("'")
+            base = {"d": 10, "h": 16, "b": 2, "o": 8}[rest.lstrip("sS")[0].lower()]
+            return int(rest.lstrip("sS")[1:], base)
+        return int(text)
+    if isinstance(node, vast.Identifier):
+        return env.get(node.name)
+    operators = {vast.Plus: lambda x, y: x + y, vast.Minus: lambda x, y: x - y,
+                 vast.Times: lambda x, y: x * y, vast.Divide: lambda x, y: x // y}
+    for kind, apply in operators.items():
+        if isinstance(node, kind):
+            x, y = _evaluate(node.left, env), _evaluate(node.right, env)
+            return None if x is None or y is None else apply(x, y)
+    return None
+
+
+def interface(module, overrides: dict | None = None) -> list[Port]:
+    """The ports of a parsed module, in declaration order, with widths evaluated where possible."""
+    from pyverilog.vparser import ast as vast
+    env: dict = {}
+    declarations: dict[str, tuple] = {}
+
+    def note(decl):
+        if isinstance(decl, (vast.Parameter, vast.Localparam)):
+            value = _evaluate(decl.value.var, env)
+            if value is not None:
+                env[decl.name] = value
+            if isinstance(decl, vast.Parameter) and decl.name in (overrides or {}):
+                env[decl.name] = int(overrides[decl.name])
+        elif isinstance(decl, (vast.Input, vast.Output)):
+            declarations[decl.name] = decl
+
+    for item in getattr(module.paramlist, "params", ()) or ():
+        for decl in item.list:
+            note(decl)
+    ports = []
+    for port in module.portlist.ports:
+        if isinstance(port, vast.Ioport):
+            note(port.first)
+    for item in module.items:
+        if isinstance(item, vast.Decl):
+            for decl in item.list:
+                note(decl)
+    for port in module.portlist.ports:
+        name = port.first.name if isinstance(port, vast.Ioport) else port.name
+        decl = declarations.get(name)
+        if decl is None:
+            continue
+        width = 1
+        if decl.width is not None:
+            msb, lsb = _evaluate(decl.width.msb, env), _evaluate(decl.width.lsb, env)
+            width = None if msb is None or lsb is None else abs(msb - lsb) + 1
+        ports.append(Port(name, "input" if isinstance(decl, vast.Input) else "output", width, bool(decl.signed)))
+    return ports
+
+
+def expected_ports(op, names=("a", "b", "y")) -> list[Port]:
+    """What the IR says: a, b signed inputs of the operand width, y a signed output."""
+    a, b, y = names
+    return [Port(a, "input", op.width, True), Port(b, "input", op.width, True),
+            Port(y, "output", op.out_width, True)]
+
+
+def check_ports(sources, top: str, op, names=("a", "b", "y"), params: dict | None = None,
+                require_signed: bool = False) -> list[Port]:
+    """Raise a one-line error unless module ``top`` has the operator's ports at the right widths.
+
+    Signedness is only required when ``require_signed`` (a user module may declare unsigned ports:
+    the bench drives and reads bit patterns)."""
+    found = modules(parse(sources))
+    if top not in found:
+        raise OpmodelsError(f"no module {top!r} in {', '.join(map(str, sources))} (modules: {', '.join(found)})")
+    actual = {p.name: p for p in interface(found[top], params)}
+    for want in expected_ports(op, names):
+        got = actual.get(want.name)
+        if got is None or got.direction != want.direction:
+            raise OpmodelsError(f"module {top} has no {want.direction} port {want.name!r} (ports: "
+                                f"{', '.join(f'{p.direction} {p.name}' for p in actual.values())}); "
+                                "rename with --port-a/--port-b/--port-y")
+        if got.width is not None and got.width != want.width:
+            raise OpmodelsError(f"module {top}: port {want.name} is {got.width} bits, {op.id} needs {want.width}")
+        if require_signed and got.signed != want.signed:
+            raise OpmodelsError(f"module {top}: port {want.name} must be signed")
+    return list(actual.values())
