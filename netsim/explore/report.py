@@ -73,8 +73,10 @@ def _blocks(directory: Path) -> list:
                        f"(saving {_pct(best['area_saving'])}% vs the exact multiplier)" if best else "none")
                     + f". Pareto front: {', '.join(summary[f'pareto_{stage}'])}.")
             blocks.append(("p", text))
-        header = ["multiplier", "relative area", "accuracy %"] + (["fine-tuned %"] if after else []) + ["McNemar p"]
-        body = [[r["multiplier"], f"{r['relative_area']:.3f}", _pct(r["accuracy"])]
+        header = ["multiplier", "relative area", "relative energy", "accuracy %"] + \
+            (["fine-tuned %"] if after else []) + ["McNemar p"]
+        body = [[r["multiplier"], f"{r['relative_area']:.3f}",
+                 "" if r.get("relative_energy") is None else f"{r['relative_energy']:.3f}", _pct(r["accuracy"])]
                 + ([_pct(r["accuracy_finetuned"])] if after else []) + [f"{r['mcnemar_p']:.2g}"] for r in rows]
         blocks.append(("table", header, body))
         if (directory / "dse.png").exists():

@@ -188,7 +188,10 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
         row = {"multiplier": m, "logic": "" if m == "exact" else m.split("P")[0],
                "p": 0 if m == "exact" else int(m.split("P")[1]),
                "area": cost["area"], "relative_area": cost["area"] / exact_cost["area"],
-               "energy": cost["energy"], "accuracy": before["accuracy"],
+               "energy": cost["energy"],
+               "relative_energy": cost["energy"] / exact_cost["energy"] if cost["energy"] and exact_cost["energy"]
+               else None,
+               "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),
                                              analysis.unpack_hits(before["hits"]))["p"],
                "seconds": before["seconds"]}
