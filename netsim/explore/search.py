@@ -41,7 +41,11 @@ def assignment_cost(assignment: dict, macs: dict) -> float:
 
 
 def assignment_config(assignment: dict) -> Config:
+    """The configuration of an assignment; a uniform one is written as a [default] (the DSE's form, so
+    its cached result is shared)."""
     config = baseline_config()
+    if len(set(assignment.values())) == 1:
+        return config.with_default(multiplier=next(iter(assignment.values())))
     for name, multiplier in assignment.items():
         config = config.with_layer(name, multiplier=multiplier)
     return config
@@ -68,9 +72,9 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
         "constraints_func": lambda trial: [min_accuracy - trial.user_attrs["accuracy"]]}
     sampler = optuna.samplers.NSGAIISampler(population_size=population, seed=seed, **options)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    # the first generation starts from uniform assignments (the exact network first, then choices spread
-    # over the cost range): NSGA-II then recombines layers from the good ones
-    for choice in _spread(choices, population):
+    # the search starts from uniform assignments (the exact network first, then choices spread over the
+    # cost range; up to half of the trials): NSGA-II then recombines layers from the good ones
+    for choice in _spread(choices, max(population, trials // 2)):
         study.enqueue_trial({name: choice for name in layers})
     trials_out = []
     while len(trials_out) < trials:
