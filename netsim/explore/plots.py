@@ -126,8 +126,10 @@ def dse_plot(result: dict, path) -> Path:
                         xytext=(-30, -18), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.6})
         ax.set_title(title if ax in axes[0] else f"{title}, zoom")
         ax.set_xlabel(f"relative area ({result['summary']['cost_source']})")
+    near = [r["relative_area"] for r in rows for column, _, _ in stages if r[column] >= base - ZOOM]
     for ax in axes[1]:
         ax.set_ylim(100 * (base - ZOOM), 100 * (base + ZOOM / 4))
+        ax.set_xlim(min(near) - 0.02, 1.01)
     axes[0][0].set_ylabel("top-1 accuracy (%)")
     axes[1][0].set_ylabel("top-1 accuracy (%)")
     axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
