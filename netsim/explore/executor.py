@@ -144,9 +144,18 @@ def _run_local(pending, worker, finished, *, workers, threads, address):
     if address is not None:
         raise NetsimError("--address is for the ray and dask executors; the local executor runs on this machine")
     if workers == 1 or len(pending) == 1:
-        limit_threads(threads)
-        for job in pending:
-            finished(job, worker(job.payload))
+        # in the calling process: only torch's thread count, restored afterwards (no environment changes)
+        import sys
+        torch = sys.modules.get("torch")
+        before = torch.get_num_threads() if torch else None
+        if torch:
+            torch.set_num_threads(threads)
+        try:
+            for job in pending:
+                finished(job, worker(job.payload))
+        finally:
+            if torch:
+                torch.set_num_threads(before)
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
