@@ -160,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--limit", type=int, help="evaluate only the first N test samples")
     sub.add_argument("--json", action="store_true")
     sub.set_defaults(func=cmd_eval)
+
+    from .explore.cli import add_subcommands  # resilience, dse, search, report (light: no torch import)
+    add_subcommands(commands)
     return parser
 
 

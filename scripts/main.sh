@@ -9,3 +9,17 @@ opmodels list | tee out/catalog.txt
 # netsim: LeNet-5 on the embedded MNIST sample, evaluated fp32, quantized-exact and approximate
 [ -f out/lenet5.pt ] || netsim train lenet5 -o out/lenet5.pt
 netsim eval lenet5 --weights out/lenet5.pt --config examples/approx.toml | tee out/lenet5-eval.txt
+# a sample of RTL co-verification (when the rtl part is installed: opmodels verify)
+if opmodels verify --help >/dev/null 2>&1; then
+    opmodels verify M4P8 LOA8 | tee out/verify.txt
+fi
+# explorations on LeNet-5 (docs/explore.md): resilience of every technique, whole network and per layer
+# (on half of the test set, to keep this script to minutes), the 42-multiplier DSE before and after one
+# short fine-tuning pass, the per-layer search, and the report. Results are cached in out/cache: a
+# second run, or a run after an interruption, only computes what is missing.
+netsim resilience lenet5 --weights out/lenet5.pt -o out --test-limit 500 --no-progress | tee out/resilience.txt
+netsim dse lenet5 --weights out/lenet5.pt -o out --finetune-epochs 1 --finetune-samples 1000 --no-progress \
+    | tee out/dse.txt
+netsim search lenet5 --weights out/lenet5.pt -o out --min-accuracy 0.97 --trials 24 --population 8 \
+    --test-limit 500 --no-progress | tee out/search.txt
+netsim report out

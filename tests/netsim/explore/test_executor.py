@@ -1,0 +1,132 @@
+"""The job executor: results in job order, the on-disk cache, and resume after a kill."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from netsim.errors import NetsimError
+from netsim.explore.executor import Job, ResultCache, job_key, run_jobs
+from tests.netsim.explore.workers_for_tests import fail_on_three, square
+from tests.utils import ROOT
+
+
+def _jobs(n, log=None, sleep=0.0):
+    return [Job.of({"x": x, "sleep": sleep, **({"_log": str(log)} if log else {})}) for x in range(n)]
+
+
+def _executions(log: Path) -> list:
+    return sorted(int(name.split(".")[0]) for name in os.listdir(log))
+
+
+def test_key_ignores_location_fields_but_not_content():
+    assert job_key({"x": 1, "_weights": "/a"}) == job_key({"x": 1, "_weights": "/b"})
+    assert job_key({"x": 1}) != job_key({"x": 2})
+    assert job_key({"a": 1, "b": 2}) == job_key({"b": 2, "a": 1})
+
+
+def test_in_process_results_in_order_and_cached(tmp_path):
+    log = tmp_path / "log"
+    log.mkdir()
+    cache = ResultCache(tmp_path / "cache")
+    jobs = _jobs(6, log)
+    results = run_jobs(jobs, square, cache, workers=1, progress=False)
+    assert [r["y"] for r in results] == [x * x for x in range(6)]
+    assert _executions(log) == list(range(6))
+    again = run_jobs(jobs + _jobs(8, log)[6:], square, cache, workers=1, progress=False)
+    assert [r["y"] for r in again] == [x * x for x in range(8)]
+    assert _executions(log) == list(range(8))  # 0..5 came from the cache
+    assert cache.get(jobs[2].key)["y"] == 4
+
+
+def test_duplicate_jobs_run_once(tmp_path):
+    log = tmp_path / "log"
+    log.mkdir()
+    jobs = _jobs(3, log) * 2
+    results = run_jobs(jobs, square, None, workers=1, progress=False)
+    assert [r["y"] for r in results] == [0, 1, 4, 0, 1, 4]
+    assert _executions(log) == [0, 1, 2]
+
+
+def test_process_pool_matches_in_process(tmp_path):
+    jobs = _jobs(6)
+    pooled = run_jobs(jobs, square, ResultCache(tmp_path), workers=2, progress=False)
+    assert [r["y"] for r in pooled] == [x * x for x in range(6)]
+    assert len({r["pid"] for r in pooled} - {os.getpid()}) >= 1
+
+
+def test_a_failing_job_keeps_the_finished_ones(tmp_path):
+    cache = ResultCache(tmp_path)
+    jobs = [Job.of({"x": x}) for x in range(5)]
+    with pytest.raises(ValueError, match="three"):
+        run_jobs(jobs, fail_on_three, cache, workers=1, progress=False)
+    assert [cache.get(j.key) is not None for j in jobs] == [True, True, True, False, False]
+
+
+def test_bad_executor_arguments(tmp_path):
+    with pytest.raises(NetsimError, match="executor must be one of local, ray, dask, not 'spark'"):
+        run_jobs(_jobs(1), square, None, executor="spark")
+    with pytest.raises(NetsimError, match="workers must be at least 1"):
+        run_jobs(_jobs(1), square, None, workers=0)
+    with pytest.raises(NetsimError, match="--address is for the ray and dask"):
+        run_jobs(_jobs(1), square, None, address="tcp://x:1", progress=False)
+
+
+@pytest.mark.parametrize("name", ["ray", "dask"])
+def test_missing_cluster_backend_is_a_clear_error(name):
+    module = "ray" if name == "ray" else "dask.distributed"
+    try:
+        __import__(module)
+        pytest.skip(f"{name} is installed")
+    except ImportError:
+        pass
+    with pytest.raises(NetsimError, match=f"the {name} executor needs"):
+        run_jobs(_jobs(1), square, None, executor=name, progress=False)
+
+
+SWEEP = textwrap.dedent("""
+    import sys
+    from netsim.explore.executor import Job, ResultCache, run_jobs
+    from tests.netsim.explore.workers_for_tests import square
+    if __name__ == "__main__":
+        cache, log, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+        jobs = [Job.of({"x": x, "sleep": 0.3, "_log": log}) for x in range(12)]
+        run_jobs(jobs, square, ResultCache(cache), workers=workers, progress=False)
+""")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_killed_sweep_resumes_without_redoing_finished_points(tmp_path, workers):
+    script = tmp_path / "sweep.py"
+    script.write_text(SWEEP)
+    cache, log = tmp_path / "cache", tmp_path / "log"
+    log.mkdir()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)])))
+    command = [sys.executable, str(script), str(cache), str(log), str(workers)]
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    deadline = time.monotonic() + 120
+    finished = []
+    while time.monotonic() < deadline:
+        finished = list(cache.glob("*/*.json"))
+        if len(finished) >= 4:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the sweep and its workers, as a Ctrl-C'd shell would
+    process.wait()
+    finished = {p.stem for p in cache.glob("*/*.json")}
+    assert 4 <= len(finished) < 12, "the sweep must be killed half-way"
+    first_run = _executions(log)
+    for entry in log.iterdir():
+        entry.unlink()
+    subprocess.run(command, env=env, check=True, timeout=120)
+    second_run = _executions(log)
+    done_first = {Job.of({"x": x, "sleep": 0.3, "_log": str(log)}).key: x for x in range(12)}
+    finished_x = {done_first[k] for k in finished}
+    assert set(second_run) == set(range(12)) - finished_x  # nothing finished is redone
+    assert len(second_run) == len(set(second_run))
+    assert len(list(cache.glob("*/*.json"))) == 12
+    assert len(first_run) >= len(finished_x)
