@@ -57,11 +57,7 @@ def save(path, model: nn.Module, name: str | None, model_kwargs: dict | None = N
     buffer = io.BytesIO()
     torch.save(record, buffer)
     path = check_writable(path)
-    write_atomic(path, buffer.getvalue())
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)  # the temporary file was private; the checkpoint is an ordinary file
-    return path
+    return write_atomic(path, buffer.getvalue())
 
 
 def check_writable(path) -> Path:
