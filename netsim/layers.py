@@ -25,6 +25,20 @@ class ApproxMixin:
     """State shared by the approximate layers; ``settings`` is the resolved :class:`LayerSettings`."""
 
     settings: LayerSettings
+    _SHAPE_ATTRIBUTES: tuple = ()  # what a layer copies from its float original besides its parameters
+
+    @classmethod
+    def from_float(cls, layer: nn.Module, settings: LayerSettings, name: str = "",
+                   input_range: float | None = None):
+        """The approximate twin of ``layer``, sharing its weight and bias Parameters."""
+        new = cls.__new__(cls)
+        nn.Module.__init__(new)
+        for attribute in cls._SHAPE_ATTRIBUTES:
+            setattr(new, attribute, getattr(layer, attribute))
+        new.weight, new.bias = layer.weight, layer.bias
+        new.train(layer.training)
+        new._setup(settings, name, input_range)
+        return new
 
     def _setup(self, settings: LayerSettings, name: str, input_range: float | None):
         self.settings = settings
@@ -147,17 +161,7 @@ class ApproxMixin:
 class ApproxLinear(ApproxMixin, nn.Linear):
     """``nn.Linear`` whose products and sums go through an approximate multiplier and adder."""
 
-    @classmethod
-    def from_float(cls, layer: nn.Linear, settings: LayerSettings, name: str = "",
-                   input_range: float | None = None) -> "ApproxLinear":
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        new.in_features, new.out_features = layer.in_features, layer.out_features
-        new.weight = layer.weight
-        new.bias = layer.bias
-        new.train(layer.training)
-        new._setup(settings, name, input_range)
-        return new
+    _SHAPE_ATTRIBUTES = ("in_features", "out_features")
 
     def _fan_in(self) -> int:
         return self.in_features
@@ -200,20 +204,9 @@ class ApproxLinear(ApproxMixin, nn.Linear):
 class ApproxConv2d(ApproxMixin, nn.Conv2d):
     """``nn.Conv2d`` (any groups, depthwise included) with approximate products and sums."""
 
-    @classmethod
-    def from_float(cls, layer: nn.Conv2d, settings: LayerSettings, name: str = "",
-                   input_range: float | None = None) -> "ApproxConv2d":
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        for attribute in ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                          "transposed", "output_padding", "groups", "padding_mode",
-                          "_reversed_padding_repeated_twice"):
-            setattr(new, attribute, getattr(layer, attribute))
-        new.weight = layer.weight
-        new.bias = layer.bias
-        new.train(layer.training)
-        new._setup(settings, name, input_range)
-        return new
+    _SHAPE_ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
+                         "transposed", "output_padding", "groups", "padding_mode",
+                         "_reversed_padding_repeated_twice")
 
     def _fan_in(self) -> int:
         kh, kw = self.kernel_size
