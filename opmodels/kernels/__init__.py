@@ -117,6 +117,12 @@ def _host_array(name: str, value, ndim: int, layout: str) -> np.ndarray:
     return array
 
 
+def check_matmul_shapes(x, w) -> None:
+    if x.shape[1] != w.shape[0]:
+        raise OpmodelsError(f"shape mismatch: x is [M, K] = {tuple(x.shape)} and w is [K, N] = {tuple(w.shape)}; "
+                            f"K must agree ({x.shape[1]} != {w.shape[0]})")
+
+
 def check_range(plan_: Plan, name: str, array, low=None, high=None) -> None:
     """Every value must be a legal operand: a clear error naming the first offending value."""
     low_ok, high_ok = plan_.operand_range
@@ -161,9 +167,7 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
         return cuda.matmul(p, x, w)
     x = _host_array("x", x, 2, "[M, K]")
     w = _host_array("w", w, 2, "[K, N]")
-    if x.shape[1] != w.shape[0]:
-        raise OpmodelsError(f"shape mismatch: x is [M, K] = {tuple(x.shape)} and w is [K, N] = {tuple(w.shape)}; "
-                            f"K must agree ({x.shape[1]} != {w.shape[0]})")
+    check_matmul_shapes(x, w)
     check_range(p, "x", x)
     check_range(p, "w", w)
     from . import cpu

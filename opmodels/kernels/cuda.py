@@ -139,9 +139,8 @@ def matmul(plan, x, w):
     from numba import cuda
     x = device_array("x", x, 2, "[M, K]")
     w = device_array("w", w, 2, "[K, N]")
-    if x.shape[1] != w.shape[0]:
-        raise OpmodelsError(f"shape mismatch: x is [M, K] = {tuple(x.shape)} and w is [K, N] = {tuple(w.shape)}; "
-                            f"K must agree ({x.shape[1]} != {w.shape[0]})")
+    from . import check_matmul_shapes
+    check_matmul_shapes(x, w)
     _check_range(plan, "x", x)
     _check_range(plan, "w", w)
     m, n = x.shape[0], w.shape[1]
