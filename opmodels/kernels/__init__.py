@@ -7,9 +7,10 @@ the activation ``x`` the multiplicand ``a``; ``booth_operand="x"`` swaps the rol
 
 Modes (chosen from the operator, never from the data):
 
-- LUT mode: an 8-bit multiplier is its 256 x 256 table (spec section 6). With the exact adder the sum
-  is also computed, exactly, as a few float GEMMs on transformed operands (see :mod:`.factorized`);
-  with a LOA the sequential loop runs, because a LOA result depends on the order.
+- LUT mode: an 8-bit multiplier is its 256 x 256 table (spec section 6). On the CPU each weight's
+  table column is split into two 16- or 32-entry tables indexed by parts of the activation, so a MAC
+  row is two contiguous vector adds (see :mod:`.split`); every output still accumulates k in order,
+  so LOA accumulation runs in the same loop.
 - Behavioural mode: a wider multiplier runs its generated scalar function (no table exists).
 - ``multiplier="exact"``: the exact product a*b of any int32 operands.
 

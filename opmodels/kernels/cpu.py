@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backends import numba_cpu
+from . import split
 
 # The line computing p = P(x, w) in LUT and exact mode (behavioural mode pastes the multiplier's
 # generated statements instead); x is the activation value, w the weight value, all int64.
@@ -131,16 +132,13 @@ def wrap_result(plan, out: np.ndarray) -> np.ndarray:
 
 
 def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    if plan.mode == "lut" and plan.adder is None:  # the sum may be regrouped: exact float GEMMs
-        from . import factorized
-        result = factorized.matmul(plan, x, w)
-        if result is not None:
-            return result
+    if split.usable(plan, x.shape[0], w.shape[1]):
+        return split.matmul(plan, x, w)
     return loop_matmul(plan, x, w)
 
 
 def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The generated loop kernel (every mode; the only one for LOA accumulation)."""
+    """The generated loop kernel (every mode)."""
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     out = np.empty((xs.shape[0], ws.shape[1]), np.int64)
@@ -149,16 +147,13 @@ def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
-    if plan.mode == "lut" and plan.adder is None:
-        from . import factorized
-        result = factorized.conv2d(plan, x, w, stride, padding, dilation, groups)
-        if result is not None:
-            return result
+    if split.usable(plan, x.shape[0] * ho * wo, w.shape[0] // groups):
+        return split.conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo)
     return direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo)
 
 
 def direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
-    """The generated direct-convolution kernel (every mode; the only one for LOA accumulation)."""
+    """The generated direct-convolution kernel (every mode)."""
     (ph, pw), (n, c, h, wd) = padding, x.shape
     xs = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), np.int16 if plan.operand_range[1] < 2**15 else np.int64)
     xs[:, :, ph:ph + h, pw:pw + wd] = x

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import opmodels
 from opmodels import OpmodelsError, kernels
 from tests.utils import conv2d_reference, matmul_reference
 
@@ -134,72 +135,73 @@ def test_bad_input_raises_a_clear_error(call, message):
         call()
 
 
-# -- the factorized (float GEMM) path of LUT mode with the exact adder ---------------------------------
-FACTOR_FAST = ["EXACT", "M1P8", "M2P8", "M4P8", "M5P14", "M6P14", "M3P2", "M4P12"]
+# -- the split-table path of LUT mode (opmodels/kernels/split.py) ------------------------------------
+SPLIT_FAST = ["M4P8", "M1P8", "M2P14", "M3P2", "M5P8", "M6P14", "M4P0"]
 
 
-def _check_factors(op_id):
-    import opmodels
-    from opmodels.kernels import factorized
-    table = opmodels.get(op_id).lut().astype(np.int64)
-    for oriented in (table, table.T):
-        f = factorized.factorize(oriented)
-        assert f is not None, op_id
-        np.testing.assert_array_equal(f.U @ f.V.T, oriented)  # exact for all 65,536 pairs
-        assert f.rank <= 10 and factorized.chunk_length(f, 1) >= 32
+def _check_split(op_id):
+    from opmodels.kernels import split
+    for booth_operand in ("w", "x"):
+        plan = kernels.plan(op_id, booth_operand=booth_operand)
+        shift, T = split.split_of(plan)
+        assert shift == 4 or booth_operand == "x"  # a Booth-recoded operand may need bit 3 in both halves
+        x = np.arange(256)
+        table = plan.table().astype(np.int64)
+        np.testing.assert_array_equal(T[x & 15].astype(np.int64) + T[16 + (x >> shift)], table)
 
 
-@pytest.mark.parametrize("op_id", FACTOR_FAST)
-def test_factorization_is_exact(op_id):
-    _check_factors(op_id)
+@pytest.mark.parametrize("op_id", SPLIT_FAST)
+def test_split_tables_reproduce_the_lut(op_id):
+    _check_split(op_id)
 
 
 @pytest.mark.slow
-def test_factorization_of_every_catalog_multiplier():
+def test_split_tables_of_every_catalog_multiplier():
     import opmodels
     for op_id in opmodels.multipliers_8bit():
-        _check_factors(op_id)
+        _check_split(op_id)
 
 
-def test_factorize_refuses_a_table_without_integer_factors():
-    from opmodels.kernels import factorized
-    table = np.random.default_rng(0).integers(-2**20, 2**20, (256, 256))
-    f = factorized.factorize(table)  # full rank: only a 256-term factorization exists
-    assert f is None or f.rank > factorized.MAX_RANK
+def test_a_table_without_a_split_keeps_the_gather_loop():
+    from opmodels import Operator
+    from opmodels.kernels import split
+
+    def build(a, b):  # a0 AND a4 couples the two nibbles of the multiplicand: no additive split
+        return (a.sext(16) & b.sext(16)) ^ (a[0] & a[4]).zext(16).as_signed()
+
+    op = Operator.from_function("NOSPLIT", "multiplier", 8, build)
+    plan = kernels.plan(op)
+    assert split.split_of(plan) is None and not split.usable(plan, 100, 100)
+    x, w = operands((20, 30)), operands((30, 12))
+    np.testing.assert_array_equal(kernels.matmul(x, w, op), matmul_reference(x, w, op))
 
 
-def _gather(plan, x, w):
-    """The LUT gather kernel, bypassing the factorized path."""
-    from opmodels.kernels import cpu
-    return cpu.loop_matmul(plan, x, w)
+@pytest.mark.parametrize("multiplier,adder,acc_width", [("M4P8", "exact", 32), ("M1P10", "exact", 40),
+                                                       ("M2P8", "LOA8", 32), ("M3P6", "LOA5W20", 20)])
+@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, booth_operand, monkeypatch):
+    """Shapes that take the split kernel, with its k-chunks, row blocks and column blocks made small so
+    that every boundary is crossed, against the plain numpy references."""
+    from opmodels.kernels import split
+    monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)  # 2 or 3 k per chunk, a short last one
+    monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)               # a few rows per block
+    x, w = operands((23, 71)), operands((71, 150))                     # 150 outputs: two blocks of 128
+    plan = kernels.plan(multiplier, adder, acc_width, booth_operand=booth_operand)
+    assert split.usable(plan, 23, 150)
+    np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
+                                  matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
+    x, w = operands((2, 6, 7, 9)), operands((16, 3, 3, 2))         # groups=2, 8 outputs per group
+    got = kernels.conv2d(x, w, multiplier, adder, acc_width, stride=(2, 1), padding=(1, 2), dilation=(1, 2),
+                         groups=2, booth_operand=booth_operand)
+    np.testing.assert_array_equal(got, conv2d_reference(x, w, multiplier, adder, acc_width, (2, 1), (1, 2), (1, 2),
+                                                        2, booth_operand))
 
 
-@pytest.mark.parametrize("op_id", ["M6P14", "M2P12", "M4P8"])
-def test_factorized_path_is_used_and_exact_with_chunking(op_id):
-    from opmodels.kernels import factorized
-    plan = kernels.plan(op_id)
-    f = factorized.factors_of(plan)
-    k = 3 * factorized.chunk_length(f, 1) + 5  # several float32 chunks
-    rng = np.random.default_rng(11)
-    x = np.where(rng.random((4, k)) < 0.5, -128, rng.integers(-128, 128, (4, k)))  # near the worst case
-    w = np.where(rng.random((k, 3)) < 0.5, -128, rng.integers(-128, 128, (k, 3)))
-    fast = factorized.matmul(plan, x, w)
-    assert fast is not None
-    np.testing.assert_array_equal(fast, _gather(plan, x, w))
-    np.testing.assert_array_equal(fast, matmul_reference(x, w, op_id))
-    # conv2d chunks over input channels: 3x3 kernels on many channels
-    c = 3 * (factorized.chunk_length(f, 9) // 9) + 1
-    xc, wc = operands((1, c, 4, 4)), operands((2, c, 3, 3))
-    got = factorized.conv2d(plan, xc, wc, (1, 1), (1, 1), (1, 1), 1)
-    assert got is not None
-    np.testing.assert_array_equal(got, conv2d_reference(xc, wc, op_id, padding=(1, 1)))
-
-
-def test_grouped_conv_too_wide_for_one_chunk_falls_back_to_the_kernel():
-    from opmodels.kernels import factorized
-    plan = kernels.plan("M6P14")
-    cg = factorized.chunk_length(factorized.factors_of(plan), 9) // 9 + 1
-    x, w = operands((1, 2 * cg, 3, 3)), operands((2, cg, 3, 3))
-    assert factorized.conv2d(plan, x, w, (1, 1), (1, 1), (1, 1), 2) is None
-    np.testing.assert_array_equal(kernels.conv2d(x, w, "M6P14", padding=1, groups=2),
-                                  conv2d_reference(x, w, "M6P14", padding=(1, 1), groups=2))
+def test_split_accumulators_hold_wide_exact_sums():
+    # acc_width 40 and sums beyond int32: the kernel must switch to int64 accumulators.
+    from opmodels.kernels import split
+    x, w = np.full((9, 200_000), -128), np.full((200_000, 8), -128)
+    plan = kernels.plan("M4P8", acc_width=40)
+    assert split._acc_dtype(plan, x.shape[1], split.split_of(plan)[1]) == np.int64
+    got = kernels.matmul(x, w, "M4P8", acc_width=40)
+    assert (got == 200_000 * int(opmodels.get("M4P8").evaluate(-128, -128))).all()

@@ -1,0 +1,204 @@
+"""LUT mode on the CPU: each weight's table column split into two 16- or 32-entry tables.
+
+For a radix-4 Booth multiplier and a fixed multiplier operand b, every partial-product bit is a
+constant or one bit of the multiplicand a (or its inverse), so the product is a sum of per-bit terms
+of a, and it splits over any partition of a's bits:
+
+    L[x, w] = T[x & 15, w] + T[16 + (x >> 4), w]           (x the multiplicand, the default)
+
+With the activation Booth-recoded instead, each Booth row reads one 3-bit digit: rows 0 and 1 read
+bits 0..3, rows 2 and 3 bits 3..7, so with the shared bit 3 counted once
+
+    L[x, w] = T[x & 15, w] + T[16 + (x >> 3), w]           (x the Booth-recoded operand).
+
+Neither is assumed: :func:`split_of` builds T from the table alone and checks it on all 65,536 entries
+(a table it does not fit keeps the plain gather loop).
+
+The kernel then gathers, once per call, the T rows of every weight into a small table per reduction
+step k and block of NB outputs (``R x NB`` int32, a few KB, hot in L1), and for each activation adds
+two of its rows to NB accumulators: two contiguous vector adds per MAC row instead of NB scattered
+256 x 256 table lookups. Each output still sees k in ascending order (spec section 8), so LOA
+accumulation runs in the same loop. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read
+at ``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the unfold order of the
+(channel, kernel row, kernel column) offsets).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LOW_BITS = 4  # T rows 0..15 are indexed by x & 15
+SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recoded digits share bit 3)
+MIN_ROWS = 8  # below this many activation rows, building the tables costs more than it saves
+MIN_OUTPUTS = 8  # outputs per group: one vector of int32 accumulators
+TABLE_BYTES = 2 << 20  # the per-call tables are built for chunks of k of this size, which stay in cache
+ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
+
+KERNELS = '''
+@numba.njit(cache=True, parallel=True, nogil=True)
+def build_tables(wpat, split, tables):
+    # tables[g, nb, k, r, :] = split[r, w] for the NB weights w of block nb (patterns, zero-padded).
+    # Flat unsigned indices: numba then skips its negative-index checks and the loop stays tight.
+    G, NBLK, KC, R, NB = tables.shape
+    NPAD = wpat.shape[2]
+    wflat = wpat.ravel()
+    sflat = split.ravel()
+    tflat = tables.reshape(-1)
+    for task in numba.prange(G * NBLK * KC):  # the (g, nb, k) order of the table's layout
+        g = task // (NBLK * KC)
+        nb = (task // KC) % NBLK
+        k = task % KC
+        w0 = np.uint64((g * KC + k) * NPAD + nb * NB)
+        for r in range(R):
+            s0 = np.uint64(r * 256)
+            t0 = np.uint64((task * R + r) * NB)
+            for j in range(NB):
+                tflat[t0 + np.uint64(j)] = sflat[s0 + np.uint64(wflat[w0 + np.uint64(j)])]
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
+    # accs[g, nb, m, :] += the MACs of reduction steps koff (one chunk), k ascending for every output.
+    # Flat unsigned indices and no array views (a view's reference count is an atomic that the
+    # threads would share).
+    G, NBLK, KC, R, NB = tables.shape  # NB == BLOCK, a constant, so LLVM unrolls the lane loop
+    M = base.shape[0]
+    MBLK = (M + MB - 1) // MB
+    tflat = tables.reshape(-1)
+    aflat = accs.reshape(-1)
+    nbu = np.uint64(BLOCK)
+    for task in numba.prange(G * NBLK * MBLK):
+        g = task // (NBLK * MBLK)
+        nb = (task // MBLK) % NBLK
+        m0 = (task % MBLK) * MB
+        m1 = min(M, m0 + MB)
+        # Two reduction steps per pass over the accumulators (half the loads and stores of them).
+        for k in range(0, KC, 2):
+            two = k + 1 < KC
+            k1 = k + 1 if two else k
+            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
+            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+            for m in range(m0, m1):
+                x0 = np.uint64(xflat[base[m] + koff[k] + goff[g]])
+                x1 = np.uint64(xflat[base[m] + koff[k1] + goff[g]])
+                lo0 = t0 + (x0 & np.uint64(15)) * nbu
+                hi0 = t0 + (np.uint64(16) + (x0 >> np.uint64(shift))) * nbu
+                lo1 = t1 + (x1 & np.uint64(15)) * nbu
+                hi1 = t1 + (np.uint64(16) + (x1 >> np.uint64(shift))) * nbu
+                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                for j in range(nbu):
+                    acc = aflat[a0 + j]
+                    p = tflat[lo0 + j] + tflat[hi0 + j]
+                    #ACCUMULATE
+                    if two:
+                        p = tflat[lo1 + j] + tflat[hi1 + j]
+                        #ACCUMULATE
+                    aflat[a0 + j] = acc
+'''
+
+_splits: dict[tuple, tuple[int, np.ndarray] | None] = {}
+
+
+def split_of(plan) -> tuple[int, np.ndarray] | None:
+    """(shift, T) with ``L[x, w] = T[x & 15, w] + T[16 + (x >> shift), w]`` for every pattern pair,
+    checked entry by entry; None when the table has no such split. T is [16 + 256 >> shift, 256],
+    int16 when its values fit (half the bytes to stream), else int32."""
+    key = (plan.multiplier.ir_hash, plan.booth_operand)
+    if key not in _splits:
+        _splits[key] = _find_split(plan.table().astype(np.int64))
+    return _splits[key]
+
+
+def _find_split(L: np.ndarray):
+    x = np.arange(256)
+    for shift in SHIFTS:
+        high = np.arange(256 >> shift) << shift
+        # T_hi[u] = L[u << shift] - L[its bits below 4], so that the shared bits are counted once
+        T = np.concatenate([L[:16], L[high] - L[high & 15]])
+        if np.array_equal(T[x & 15] + T[16 + (x >> shift)], L) and np.abs(T).max() < 2**31:
+            return shift, T.astype(np.int16 if np.abs(T).max() < 2**15 else np.int32)
+    return None
+
+
+def usable(plan, rows: int, outputs: int) -> bool:
+    """The split kernel pays off with a few activation rows (the tables are built per call) and at
+    least one full vector of outputs per group (fewer, e.g. depthwise, keep the gather loops)."""
+    return plan.mode == "lut" and rows >= MIN_ROWS and outputs >= MIN_OUTPUTS and split_of(plan) is not None
+
+
+def _block_width(outputs: int) -> int:
+    """NB: outputs per block, a power of two from 8 (one AVX2 vector of int32) to 128."""
+    return min(128, max(8, 1 << (outputs - 1).bit_length()))
+
+
+def accumulate(plan, xflat, base, koff, w, group_offsets) -> np.ndarray:
+    """``out[m, g * OG + o] = MAC over k of P(xflat[base[m] + koff[k] + group_offsets[g]], w[g, k, o])``.
+
+    xflat: the activations as uint8 patterns (flat); base: int64 [M]; koff: int64 [K]; w: integer
+    [G, K, OG] weight values. Returns int64 [M, G * OG], wrapped like the hardware accumulator.
+    """
+    from . import wrap_signed
+    from .cpu import kernel_module
+
+    shift, T = split_of(plan)
+    G, K, OG = w.shape
+    M = base.shape[0]
+    NB = _block_width(OG)
+    nblocks = -(-OG // NB)
+    wpat = np.zeros((G, K, nblocks * NB), np.uint8)
+    wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
+    accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, T))
+    rows = T.shape[0]
+    kc = max(1, min(K, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
+    tables = np.empty((G, nblocks, kc, rows, NB), T.dtype)
+    module = kernel_module(plan, kernels=f"BLOCK = {NB}\n" + KERNELS, stem=f"split{NB}")
+    mb = _row_block(M, G * nblocks, NB * accs.itemsize)
+    for k0 in range(0, K, kc):
+        chunk = tables if k0 + kc <= K else np.empty((G, nblocks, K - k0, rows, NB), T.dtype)
+        module.build_tables(np.ascontiguousarray(wpat[:, k0:k0 + kc]), T, chunk)
+        module.split_kernel(xflat, base, koff[k0:k0 + kc], np.asarray(group_offsets, np.int64), chunk, shift,
+                            accs, mb)
+    out = accs.transpose(2, 0, 1, 3).reshape(M, G, nblocks * NB)[:, :, :OG].reshape(M, G * OG).astype(np.int64)
+    return out if plan.adder is not None else wrap_signed(out, plan.acc_width)
+
+
+def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
+    """MB: rows per task. Each task streams its k-chunk of tables once, so blocks are as tall as L2
+    allows, but there are enough of them to keep every thread busy."""
+    import numba
+    tasks_per_column_block = -(-2 * numba.get_num_threads() // column_blocks)
+    return max(1, min(ACC_BYTES // row_bytes, -(-rows // tasks_per_column_block)))
+
+
+def _acc_dtype(plan, K: int, T: np.ndarray):
+    """int32 accumulators (8 per AVX2 vector) when they hold the result: the exact adder keeps the
+    sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32."""
+    if plan.adder is not None:
+        return np.int64  # the LOA's generated statements produce the signed acc_width-bit value
+    largest = K * (int(np.abs(T[:16]).max()) + int(np.abs(T[16:]).max()))
+    return np.int32 if plan.acc_width <= 32 or largest < 2**31 else np.int64
+
+
+def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    m, k = x.shape
+    xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
+    return accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64),
+                      w[None], [0])
+
+
+def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+    (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    hp, wp = h + 2 * ph, wd + 2 * pw
+    xpad = np.zeros((n, c, hp, wp), np.uint8)  # pattern 0 = operand value 0: padding is a real MAC
+    xpad[:, :, ph:ph + h, pw:pw + wd] = x.astype(np.uint8)
+    # m = (image, oh, ow) row-major; k = (channel in group, kernel row, kernel column), spec section 8
+    base = (np.arange(n)[:, None, None] * (c * hp * wp) + np.arange(ho)[None, :, None] * (sh * wp)
+            + np.arange(wo)[None, None, :] * sw).ravel()
+    koff = (np.arange(cg)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * (dh * wp)
+            + np.arange(kw)[None, None, :] * dw).ravel()
+    og = o // groups
+    wg = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1)  # [G, K, OG]
+    out = accumulate(plan, xpad.ravel(), base.astype(np.int64), koff.astype(np.int64), wg,
+                     np.arange(groups) * (cg * hp * wp))
+    return np.ascontiguousarray(out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2))
