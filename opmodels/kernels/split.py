@@ -29,7 +29,8 @@ import numpy as np
 LOW_BITS = 4  # T rows 0..15 are indexed by x & 15
 SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recoded digits share bit 3)
 MIN_ROWS = 8  # below this many activation rows, building the tables costs more than it saves
-MIN_OUTPUTS = 8  # outputs per group: one vector of int32 accumulators
+MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
+MIN_OUTPUTS = 4  # outputs per group (fewer, e.g. depthwise, keep the gather loops)
 TABLE_BYTES = 2 << 20  # the per-call tables are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
 
@@ -60,12 +61,12 @@ def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
     # accs[g, nb, m, :] += the MACs of reduction steps koff (one chunk), k ascending for every output.
     # Flat unsigned indices and no array views (a view's reference count is an atomic that the
     # threads would share).
-    G, NBLK, KC, R, NB = tables.shape  # NB == BLOCK, a constant, so LLVM unrolls the lane loop
+    G, NBLK, KC, R, NB = tables.shape
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
     aflat = accs.reshape(-1)
-    nbu = np.uint64(BLOCK)
+    nbu = np.uint64(NB)
     for task in numba.prange(G * NBLK * MBLK):
         g = task // (NBLK * MBLK)
         nb = (task // MBLK) % NBLK
@@ -93,6 +94,25 @@ def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
                         p = tflat[lo1 + j] + tflat[hi1 + j]
                         #ACCUMULATE
                     aflat[a0 + j] = acc
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def finish(accs, out, shift):
+    # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
+    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result). One pass
+    # instead of numpy's transposes, int64 conversion and wrapping.
+    G, NBLK, M, NB = accs.shape
+    I, O, P = out.shape
+    OG = O // G
+    for task in numba.prange(I * O):
+        i = task // O
+        o = task % O
+        g = o // OG
+        nb = (o % OG) // NB
+        j = (o % OG) % NB
+        for p in range(P):
+            v = np.int64(accs[g, nb, i * P + p, j])
+            out[i, o, p] = (v << shift) >> shift
 '''
 
 _splits: dict[tuple, tuple[int, np.ndarray] | None] = {}
@@ -126,17 +146,18 @@ def usable(plan, rows: int, outputs: int) -> bool:
 
 
 def _block_width(outputs: int) -> int:
-    """NB: outputs per block, a power of two from 8 (one AVX2 vector of int32) to 128."""
-    return min(128, max(8, 1 << (outputs - 1).bit_length()))
+    """NB: outputs per block, a power of two from MIN_BLOCK to 128."""
+    return min(128, max(MIN_BLOCK, 1 << (outputs - 1).bit_length()))
 
 
-def accumulate(plan, xflat, base, koff, w, group_offsets) -> np.ndarray:
-    """``out[m, g * OG + o] = MAC over k of P(xflat[base[m] + koff[k] + group_offsets[g]], w[g, k, o])``.
+def accumulate(plan, xflat, base, koff, w, group_offsets, out) -> None:
+    """``out[i, g * OG + o, p]`` = MAC over k of ``P(xflat[base[m] + koff[k] + group_offsets[g]], w[g, k, o])``
+    for row ``m = i * P + p``, wrapped like the hardware accumulator.
 
     xflat: the activations as uint8 patterns (flat); base: int64 [M]; koff: int64 [K]; w: integer
-    [G, K, OG] weight values. Returns int64 [M, G * OG], wrapped like the hardware accumulator.
+    [G, K, OG] weight values; out: int64 [I, G * OG, P] with I * P = M (matmul: P = 1; conv2d: the
+    output pixels of each image).
     """
-    from . import wrap_signed
     from .cpu import kernel_module
 
     shift, T = split_of(plan)
@@ -150,15 +171,14 @@ def accumulate(plan, xflat, base, koff, w, group_offsets) -> np.ndarray:
     rows = T.shape[0]
     kc = max(1, min(K, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
     tables = np.empty((G, nblocks, kc, rows, NB), T.dtype)
-    module = kernel_module(plan, kernels=f"BLOCK = {NB}\n" + KERNELS, stem=f"split{NB}")
+    module = kernel_module(plan, kernels=KERNELS, stem="split")
     mb = _row_block(M, G * nblocks, NB * accs.itemsize)
     for k0 in range(0, K, kc):
         chunk = tables if k0 + kc <= K else np.empty((G, nblocks, K - k0, rows, NB), T.dtype)
         module.build_tables(np.ascontiguousarray(wpat[:, k0:k0 + kc]), T, chunk)
         module.split_kernel(xflat, base, koff[k0:k0 + kc], np.asarray(group_offsets, np.int64), chunk, shift,
                             accs, mb)
-    out = accs.transpose(2, 0, 1, 3).reshape(M, G, nblocks * NB)[:, :, :OG].reshape(M, G * OG).astype(np.int64)
-    return out if plan.adder is not None else wrap_signed(out, plan.acc_width)
+    module.finish(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
 
 
 def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
@@ -181,8 +201,9 @@ def _acc_dtype(plan, K: int, T: np.ndarray):
 def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     m, k = x.shape
     xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
-    return accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64),
-                      w[None], [0])
+    out = np.empty((m, w.shape[1], 1), np.int64)
+    accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w[None], [0], out)
+    return out.reshape(m, w.shape[1])
 
 
 def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
@@ -199,6 +220,7 @@ def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
             + np.arange(kw)[None, None, :] * dw).ravel()
     og = o // groups
     wg = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1)  # [G, K, OG]
-    out = accumulate(plan, xpad.ravel(), base.astype(np.int64), koff.astype(np.int64), wg,
-                     np.arange(groups) * (cg * hp * wp))
-    return np.ascontiguousarray(out.reshape(n, ho, wo, o).transpose(0, 3, 1, 2))
+    out = np.empty((n, o, ho * wo), np.int64)
+    accumulate(plan, xpad.ravel(), base.astype(np.int64), koff.astype(np.int64), wg,
+               np.arange(groups) * (cg * hp * wp), out)
+    return out.reshape(n, o, ho, wo)
