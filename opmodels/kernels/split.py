@@ -31,34 +31,57 @@ SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recode
 MIN_ROWS = 8  # below this many activation rows, building the tables costs more than it saves
 MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
 MIN_OUTPUTS = 4  # outputs per group (fewer, e.g. depthwise, keep the gather loops)
+PAIR_BLOCK = 16  # blocks this narrow use pair tables (256 + 2^(2 hb) rows: small enough for the cache)
 TABLE_BYTES = 2 << 20  # the per-call tables are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
 
 KERNELS = '''
 @numba.njit(cache=True, parallel=True, nogil=True)
-def build_tables(wpat, split, tables):
-    # tables[g, nb, k, r, :] = split[r, w] for the NB weights w of block nb (patterns, zero-padded).
-    # Flat unsigned indices: numba then skips its negative-index checks and the loop stays tight.
+def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
+    # tables[g, nb, s, r, :] for the NB weights of block nb at step s (patterns, zero-padded).
+    # One step (lo_rows = 16): row r is split[r, w]. A pair of steps (lo_rows = 256, exact adder
+    # only): row r < 256 is split[r & 15, w] + split[r >> 4, w2], row 256 + h is
+    # split[16 + (h & (2^hb - 1)), w] + split[16 + (h >> hb), w2]; has2 = 0 where the pair is a lone
+    # last step. Flat unsigned indices: numba then skips its negative-index checks.
     G, NBLK, KC, R, NB = tables.shape
     NPAD = wpat.shape[2]
     wflat = wpat.ravel()
+    w2flat = wpat2.ravel()
     sflat = split.ravel()
     tflat = tables.reshape(-1)
-    for task in numba.prange(G * NBLK * KC):  # the (g, nb, k) order of the table's layout
+    pairs = lo_rows == 256
+    for task in numba.prange(G * NBLK * KC):  # the (g, nb, s) order of the table's layout
         g = task // (NBLK * KC)
         nb = (task // KC) % NBLK
         k = task % KC
         w0 = np.uint64((g * KC + k) * NPAD + nb * NB)
+        second = has2[k]
         for r in range(R):
-            s0 = np.uint64(r * 256)
             t0 = np.uint64((task * R + r) * NB)
-            for j in range(NB):
-                tflat[t0 + np.uint64(j)] = sflat[s0 + np.uint64(wflat[w0 + np.uint64(j)])]
+            if not pairs:
+                s0 = np.uint64(r * 256)
+                for j in range(NB):
+                    tflat[t0 + np.uint64(j)] = sflat[s0 + np.uint64(wflat[w0 + np.uint64(j)])]
+            else:
+                if r < 256:
+                    ra = r & 15
+                    rb = r >> 4
+                else:
+                    ra = 16 + ((r - 256) & ((1 << hb) - 1))
+                    rb = 16 + ((r - 256) >> hb)
+                sa = np.uint64(ra * 256)
+                sb = np.uint64(rb * 256)
+                for j in range(NB):
+                    v = sflat[sa + np.uint64(wflat[w0 + np.uint64(j)])]
+                    if second:
+                        v += sflat[sb + np.uint64(w2flat[w0 + np.uint64(j)])]
+                    tflat[t0 + np.uint64(j)] = v
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
-    # accs[g, nb, m, :] += the MACs of reduction steps koff (one chunk), k ascending for every output.
+def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB):
+    # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output. A step reads
+    # x = xflat[base[m] + koff[k]], or with pair tables the pattern pair x | x2 << 8 (x2 at koff2[k]).
     # Flat unsigned indices and no array views (a view's reference count is an atomic that the
     # threads would share).
     G, NBLK, KC, R, NB = tables.shape
@@ -67,24 +90,33 @@ def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
     tflat = tables.reshape(-1)
     aflat = accs.reshape(-1)
     nbu = np.uint64(NB)
+    pairs = lo_rows == 256
+    su = np.uint64(shift)
+    hbu = np.uint64(8 - shift)
+    lou = np.uint64(lo_rows)
     for task in numba.prange(G * NBLK * MBLK):
         g = task // (NBLK * MBLK)
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
-        # Two reduction steps per pass over the accumulators (half the loads and stores of them).
+        # Two steps per pass over the accumulators (half the loads and stores of them).
         for k in range(0, KC, 2):
             two = k + 1 < KC
             k1 = k + 1 if two else k
             t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
             t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
             for m in range(m0, m1):
-                x0 = np.uint64(xflat[base[m] + koff[k] + goff[g]])
-                x1 = np.uint64(xflat[base[m] + koff[k1] + goff[g]])
-                lo0 = t0 + (x0 & np.uint64(15)) * nbu
-                hi0 = t0 + (np.uint64(16) + (x0 >> np.uint64(shift))) * nbu
-                lo1 = t1 + (x1 & np.uint64(15)) * nbu
-                hi1 = t1 + (np.uint64(16) + (x1 >> np.uint64(shift))) * nbu
+                b = base[m] + goff[g]
+                x0 = np.uint64(xflat[b + koff[k]])
+                x1 = np.uint64(xflat[b + koff[k1]])
+                if pairs:
+                    x0 |= np.uint64(xflat[b + koff2[k]]) << np.uint64(8)
+                    x1 |= np.uint64(xflat[b + koff2[k1]]) << np.uint64(8)
+                # low nibbles (of both patterns), then the high parts: rows lo_rows ..
+                lo0 = t0 + ((x0 & np.uint64(15)) | ((x0 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
+                lo1 = t1 + ((x1 & np.uint64(15)) | ((x1 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
+                hi0 = t0 + (lou + (((x0 & np.uint64(255)) >> su) | ((x0 >> (np.uint64(8) + su)) << hbu))) * nbu
+                hi1 = t1 + (lou + (((x1 & np.uint64(255)) >> su) | ((x1 >> (np.uint64(8) + su)) << hbu))) * nbu
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
@@ -94,7 +126,6 @@ def split_kernel(xflat, base, koff, goff, tables, shift, accs, MB):
                         p = tflat[lo1 + j] + tflat[hi1 + j]
                         #ACCUMULATE
                     aflat[a0 + j] = acc
-
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def finish(accs, out, shift):
@@ -168,16 +199,32 @@ def accumulate(plan, xflat, base, koff, w, group_offsets, out) -> None:
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
     accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, T))
-    rows = T.shape[0]
-    kc = max(1, min(K, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
+    hb = 8 - shift
+    # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each product).
+    pairs = plan.adder is None and NB <= PAIR_BLOCK
+    if pairs:
+        steps = -(-K // 2)
+        last = koff[-1:] if K % 2 else koff[:0]
+        koff, koff2 = koff[0::2], np.concatenate([koff[1::2], last])
+        wpat, wpat2 = wpat[:, 0::2], np.concatenate([wpat[:, 1::2], wpat[:, K - K % 2:]], axis=1)
+        has2 = (np.arange(steps) < K // 2).astype(np.uint8)
+        lo_rows, rows = 256, 256 + (1 << 2 * hb)
+        dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
+    else:
+        steps, koff2, wpat2, has2 = K, koff, wpat, np.zeros(K, np.uint8)
+        lo_rows, rows, dtype = 16, 16 + (1 << hb), T.dtype
+    T = T.astype(dtype)
+    kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
     tables = np.empty((G, nblocks, kc, rows, NB), T.dtype)
     module = kernel_module(plan, kernels=KERNELS, stem="split")
     mb = _row_block(M, G * nblocks, NB * accs.itemsize)
-    for k0 in range(0, K, kc):
-        chunk = tables if k0 + kc <= K else np.empty((G, nblocks, K - k0, rows, NB), T.dtype)
-        module.build_tables(np.ascontiguousarray(wpat[:, k0:k0 + kc]), T, chunk)
-        module.split_kernel(xflat, base, koff[k0:k0 + kc], np.asarray(group_offsets, np.int64), chunk, shift,
-                            accs, mb)
+    for k0 in range(0, steps, kc):
+        chunk = tables if k0 + kc <= steps else np.empty((G, nblocks, steps - k0, rows, NB), T.dtype)
+        part = slice(k0, k0 + kc)
+        module.build_tables(np.ascontiguousarray(wpat[:, part]), np.ascontiguousarray(wpat2[:, part]), has2[part],
+                            T, hb, lo_rows, chunk)
+        module.split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
+                            np.asarray(group_offsets, np.int64), chunk, shift, lo_rows, accs, mb)
     module.finish(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
 
 

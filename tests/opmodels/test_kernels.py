@@ -190,6 +190,9 @@ def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, bo
     assert split.usable(plan, 23, 150)
     np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
                                   matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
+    x, w = operands((19, 69)), operands((69, 12))  # a narrow block: pair tables (exact adder), odd K
+    np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
+                                  matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
     x, w = operands((2, 6, 7, 9)), operands((16, 3, 3, 2))         # groups=2, 8 outputs per group
     got = kernels.conv2d(x, w, multiplier, adder, acc_width, stride=(2, 1), padding=(1, 2), dilation=(1, 2),
                          groups=2, booth_operand=booth_operand)
