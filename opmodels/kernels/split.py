@@ -15,18 +15,19 @@ Neither is assumed: :func:`split_of` builds T from the table alone and checks it
 (a table it does not fit keeps the plain gather loop).
 
 The kernel then gathers, once per call, the T rows of every weight into a small table per reduction
-step k and block of NB outputs (``R x NB`` int32, a few KB, hot in L1), and for each activation adds
-two of its rows to NB accumulators: two contiguous vector adds per MAC row instead of NB scattered
-256 x 256 table lookups. Each output still sees k in ascending order (spec section 8), so LOA
-accumulation runs in the same loop. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read
-at ``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the unfold order of the
+step k and block of NB outputs (``R x NB``, int16 when the values fit, a few KB), and for each
+activation adds two of its rows to NB int32 accumulators: two contiguous vector adds per MAC row
+instead of NB scattered 256 x 256 table lookups. With the exact adder, narrow blocks use pair tables
+whose rows hold the sum of two consecutive steps' products (one row pair per two MACs). Each output
+still sees k in ascending order (spec section 8), so LOA accumulation runs in the same loop, one
+product at a time. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at
+``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the unfold order of the
 (channel, kernel row, kernel column) offsets).
 """
 from __future__ import annotations
 
 import numpy as np
 
-LOW_BITS = 4  # T rows 0..15 are indexed by x & 15
 SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recoded digits share bit 3)
 MIN_ROWS = 8  # below this many activation rows, building the tables costs more than it saves
 MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
