@@ -116,8 +116,9 @@ class ApproxMixin:
         value = x.detach().abs().mean() if s.a_bits == 1 else x.detach().abs().max()
         return quant.scale_from_range(value, s.a_bits, s.scale)
 
-    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
-        """The accumulators: int64, or integer-valued floats from the exact path (same values)."""
+    def _accumulate(self, xq: torch.Tensor, dtype=None) -> torch.Tensor:
+        """The accumulators: int64, or integer-valued floats (the exact path, or ``dtype`` where the
+        kernels write it directly; the same values, converted)."""
         raise NotImplementedError
 
     def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
@@ -139,7 +140,7 @@ class ApproxMixin:
         s = self.settings
         a_scale = self._input_scale(x)
         xq = quant.quantize(x.detach(), a_scale, s.a_bits)
-        y = self._dequantize(self._accumulate(xq), a_scale, x.dtype)
+        y = self._dequantize(self._accumulate(xq, x.dtype), a_scale, x.dtype)
         if self.bias is not None:
             y.add_(self._per_channel(self.bias.detach(), y.dim()))
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, self.weight, self.bias)):
@@ -180,14 +181,14 @@ class ApproxLinear(ApproxMixin, nn.Linear):
     def _float_forward(self, x, w):
         return F.linear(x, w, self.bias)
 
-    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, xq: torch.Tensor, dtype=None) -> torch.Tensor:
         lead = xq.shape[:-1]
         x2 = xq.reshape(-1, self.in_features)
         if self._exact():
             acc = self._exact_result(self._chunked(F.linear, x2.to(self._exact_dtype), self._weight_exact))
         else:
             acc = backend.matmul(x2, self.weight_kt.to(x2.device), self.multiplier_op, self.adder_op,
-                                 self.acc_width, self.booth_operand)
+                                 self.acc_width, self.booth_operand, dtype)
         return acc.reshape(*lead, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -238,7 +239,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
             return F.pad(x, self._reversed_padding_repeated_twice), (0, 0)
         return x, tuple(self.padding)
 
-    def _accumulate(self, xq: torch.Tensor) -> torch.Tensor:
+    def _accumulate(self, xq: torch.Tensor, dtype=None) -> torch.Tensor:
         xq, padding = self._explicit_padding(xq)
         if self._exact():
             def convolve(x, w):
@@ -246,7 +247,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
             return self._exact_result(self._chunked(convolve, xq.to(self._exact_dtype), self._weight_exact))
         return backend.conv2d(xq, self.weight_q.to(xq.device), self.multiplier_op, self.adder_op,
                               self.acc_width, _int_or_pair(self.stride), _int_or_pair(padding),
-                              _int_or_pair(self.dilation), self.groups, self.booth_operand)
+                              _int_or_pair(self.dilation), self.groups, self.booth_operand, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.settings.quantize:

@@ -145,6 +145,25 @@ def _pair(name: str, value, minimum: int) -> tuple[int, int]:
     return int(pair[0]), int(pair[1])
 
 
+OUT_DTYPES = ("int64", "int32", "float64", "float32")
+
+
+def _out_array(out, shape: tuple, backend: str):
+    """``out=``: a C-contiguous numpy array to write the result into, converted to its dtype (a float
+    dtype spares a caller that rescales anyway a pass over an int64 copy)."""
+    if out is None:
+        return None
+    if backend != "cpu":
+        raise OpmodelsError("out= is supported by the cpu backend only")
+    if (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype.name not in OUT_DTYPES
+            or not out.flags.c_contiguous or not out.flags.writeable):
+        found = (f"{type(out).__name__} {getattr(out, 'dtype', '')} {tuple(getattr(out, 'shape', ()))}"
+                 if isinstance(out, np.ndarray) else type(out).__name__)
+        raise OpmodelsError(f"out must be a writeable C-contiguous numpy array of shape {shape} and dtype "
+                            f"{', '.join(OUT_DTYPES)}, not {found}")
+    return out
+
+
 def wrap_signed(values: np.ndarray, width: int) -> np.ndarray:
     """int64 values modulo 2^width, read as signed ``width``-bit integers (in place)."""
     if width < 64:
@@ -155,15 +174,17 @@ def wrap_signed(values: np.ndarray, width: int) -> np.ndarray:
 
 
 # -- public API ---------------------------------------------------------------------------------------
-def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w"):
+def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w", out=None):
     """``out[m, n] = MAC over k of P(x[m, k], w[k, n])`` on the given operators (spec section 8).
 
     x: integer [M, K] (the multiplicand values, or the Booth-recoded values with ``booth_operand="x"``);
     w: integer [K, N]. Returns the signed ``acc_width``-bit results as int64 [M, N]; with
-    ``backend="cuda"`` x and w are device arrays and so is the result.
+    ``backend="cuda"`` x and w are device arrays and so is the result. ``out`` (CPU): an [M, N] array
+    of dtype int64, int32, float64 or float32 that receives the results, converted to its dtype.
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
+        _out_array(out, (), p.backend)
         from . import cuda
         return cuda.matmul(p, x, w)
     x = _host_array("x", x, 2, "[M, K]")
@@ -172,7 +193,7 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     check_range(p, "x", x)
     check_range(p, "w", w)
     from . import cpu
-    return cpu.matmul(p, x, w)
+    return cpu.matmul(p, x, w, _out_array(out, (x.shape[0], w.shape[1]), p.backend))
 
 
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups):
@@ -199,16 +220,18 @@ def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups):
 
 
 def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, padding=0, dilation=1, groups=1,
-           backend="cpu", booth_operand="w"):
+           backend="cpu", booth_operand="w", out=None):
     """A 2-D convolution (cross-correlation, like ``torch.nn.functional.conv2d``) whose every MAC is
     the given multiplier and adder, accumulating over (input channel in the group, kernel row, kernel
     column) in row-major order (spec section 8).
 
     x: integer [N, C, H, W]; w: integer [O, C/groups, kh, kw]. stride, padding, dilation: an int or a
-    pair. Zero padding feeds operand value 0 (see the module doc). Returns int64 [N, O, Ho, Wo].
+    pair. Zero padding feeds operand value 0 (see the module doc). Returns int64 [N, O, Ho, Wo], or
+    ``out`` filled (see :func:`matmul`).
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
+        _out_array(out, (), p.backend)
         from . import cuda
         return cuda.conv2d(p, x, w, stride, padding, dilation, groups)
     x = _host_array("x", x, 4, "[N, C, H, W]")
@@ -217,4 +240,5 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     check_range(p, "x", x)
     check_range(p, "w", w)
     from . import cpu
-    return cpu.conv2d(p, x, w, *geometry)
+    out = _out_array(out, (x.shape[0], w.shape[0], geometry[4], geometry[5]), p.backend)
+    return cpu.conv2d(p, x, w, *geometry, out)

@@ -139,10 +139,17 @@ def wrap_result(plan, out: np.ndarray) -> np.ndarray:
     return out if plan.adder is not None else wrap_signed(out, plan.acc_width)
 
 
-def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def matmul(plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if split.usable(plan, x.shape[0], w.shape[1]):
-        return split.matmul(plan, x, w)
-    return loop_matmul(plan, x, w)
+        return split.matmul(plan, x, w, out)
+    return _into(out, loop_matmul(plan, x, w))
+
+
+def _into(out, result: np.ndarray) -> np.ndarray:
+    if out is None:
+        return result
+    np.copyto(out, result, casting="unsafe")
+    return out
 
 
 def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -154,10 +161,10 @@ def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return wrap_result(plan, out)
 
 
-def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo, out=None) -> np.ndarray:
     if split.usable(plan, x.shape[0] * ho * wo, w.shape[0] // groups):
-        return split.conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo)
-    return direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo)
+        return split.conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo, out)
+    return _into(out, direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo))
 
 
 def direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:

@@ -131,8 +131,8 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
 @numba.njit(cache=True, parallel=True, nogil=True)
 def finish(accs, out, shift):
     # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
-    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result). One pass
-    # instead of numpy's transposes, int64 conversion and wrapping.
+    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
+    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping.
     G, NBLK, M, NB = accs.shape
     I, O, P = out.shape
     OG = O // G
@@ -187,8 +187,8 @@ def accumulate(plan, xflat, base, koff, w, group_offsets, out) -> None:
     for row ``m = i * P + p``, wrapped like the hardware accumulator.
 
     xflat: the activations as uint8 patterns (flat); base: int64 [M]; koff: int64 [K]; w: integer
-    [G, K, OG] weight values; out: int64 [I, G * OG, P] with I * P = M (matmul: P = 1; conv2d: the
-    output pixels of each image).
+    [G, K, OG] weight values; out: [I, G * OG, P] with I * P = M (matmul: P = 1; conv2d: the output
+    pixels of each image), any of the dtypes ``kernels.matmul`` accepts for ``out``.
     """
     from .cpu import kernel_module
 
@@ -246,15 +246,16 @@ def _acc_dtype(plan, K: int, T: np.ndarray):
     return np.int32 if plan.acc_width <= 32 or largest < 2**31 else np.int64
 
 
-def matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+def matmul(plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     m, k = x.shape
+    out = np.empty((m, w.shape[1]), np.int64) if out is None else out
     xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
-    out = np.empty((m, w.shape[1], 1), np.int64)
-    accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w[None], [0], out)
-    return out.reshape(m, w.shape[1])
+    accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w[None], [0],
+               out.reshape(m, w.shape[1], 1))
+    return out
 
 
-def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
+def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo, out: np.ndarray | None = None) -> np.ndarray:
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
@@ -268,7 +269,7 @@ def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo) -> np.ndarray:
             + np.arange(kw)[None, None, :] * dw).ravel()
     og = o // groups
     wg = w.reshape(groups, og, cg * kh * kw).transpose(0, 2, 1)  # [G, K, OG]
-    out = np.empty((n, o, ho * wo), np.int64)
+    out = np.empty((n, o, ho, wo), np.int64) if out is None else out
     accumulate(plan, xpad.ravel(), base.astype(np.int64), koff.astype(np.int64), wg,
-               np.arange(groups) * (cg * hp * wp), out)
-    return out.reshape(n, o, ho, wo)
+               np.arange(groups) * (cg * hp * wp), out.reshape(n, o, ho * wo))
+    return out

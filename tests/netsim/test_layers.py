@@ -226,3 +226,18 @@ def test_identity_when_the_exact_sum_is_chunked(make):
 def F_conv(xq, layer):
     """Exact integer convolution in float64 (every value and sum here is far below 2^53)."""
     return nn.functional.conv2d(xq.double(), layer.weight_q.double(), None, layer.stride, layer.padding).long()
+
+
+@pytest.mark.parametrize("make", [lambda: conv_layer(padding=1), lambda: nn.Linear(40, 12)])
+def test_forward_is_the_dequantized_integer_result(make):
+    """The forward pass has the kernels write float accumulators directly: the same values as the
+    int64 accumulators converted and rescaled."""
+    layer = approx(make(), 3.0, multiplier="M4P8", adder="LOA6")
+    x = torch.randn(3, layer.in_channels, 7, 6) if isinstance(layer, nn.Conv2d) else torch.randn(9, 40)
+    xq = torch.round(x / layer.input_scale).clamp(-127, 127).to(torch.int8)
+    with torch.no_grad():
+        y = layer(x)
+        acc = layer._integer_forward(xq)
+    expected = acc.to(torch.float32) * (layer.input_scale * layer.weight_scale).to(torch.float32)
+    expected += layer.bias.detach().reshape((1, -1) + (1,) * (y.dim() - 2))
+    assert torch.equal(y, expected)

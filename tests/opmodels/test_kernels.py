@@ -129,6 +129,12 @@ def test_conv2d_non_contiguous():
     (lambda: kernels.conv2d(np.ones((1, 1, 5, 5), int), np.ones((1, 1, 3, 3), int), stride=0), "stride must be"),
     (lambda: kernels.conv2d(np.ones((1, 1, 5, 5), int), np.ones((1, 1, 3, 3), int), padding=-1), "padding must be"),
     (lambda: kernels.conv2d(np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3), int)), "x must be an integer array"),
+    (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((3, 2), int), out=np.empty((2, 3))), "out must be"),
+    (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((3, 2), int), out=np.empty((2, 2), np.int16)),
+     "out must be"),
+    (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((3, 2), int), out=np.empty((2, 4))[:, ::2]),
+     "out must be"),
+    (lambda: kernels.conv2d(np.ones((1, 1, 5, 5), int), np.ones((1, 1, 3, 3), int), out=[0]), "out must be"),
 ])
 def test_bad_input_raises_a_clear_error(call, message):
     with pytest.raises(OpmodelsError, match=message):
@@ -208,3 +214,20 @@ def test_split_accumulators_hold_wide_exact_sums():
     assert split._acc_dtype(plan, x.shape[1], split.split_of(plan)[1]) == np.int64
     got = kernels.matmul(x, w, "M4P8", acc_width=40)
     assert (got == 200_000 * int(opmodels.get("M4P8").evaluate(-128, -128))).all()
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float64, np.float32])
+@pytest.mark.parametrize("multiplier,adder", [("M4P8", "exact"), ("M2P8", "LOA8"), ("M3P12W16", "exact")])
+def test_out_receives_the_results_in_its_dtype(dtype, multiplier, adder):
+    """out= on every path (split tables, gather loop, behavioural): the same values, converted."""
+    width = 16 if multiplier.endswith("W16") else 8
+    for m, n in ((20, 12), (3, 2)):  # the split kernel and the gather loop
+        x, w = operands((m, 40), width), operands((40, n), width)
+        out = np.full((m, n), 7, dtype)
+        got = kernels.matmul(x, w, multiplier, adder, out=out)
+        assert got is out
+        np.testing.assert_array_equal(out, matmul_reference(x, w, multiplier, adder).astype(dtype))
+    x, w = operands((2, 3, 9, 8), width), operands((8, 3, 3, 3), width)
+    out = np.zeros((2, 8, 9, 8), dtype)
+    assert kernels.conv2d(x, w, multiplier, adder, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, conv2d_reference(x, w, multiplier, adder, padding=(1, 1)).astype(dtype))
