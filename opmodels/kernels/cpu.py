@@ -8,6 +8,8 @@ accumulation of each output.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..backends import numba_cpu
@@ -139,7 +141,16 @@ def wrap_result(plan, out: np.ndarray) -> np.ndarray:
     return out if plan.adder is not None else wrap_signed(out, plan.acc_width)
 
 
+def _as_lut(plan, *operands):
+    """The exact product of 8-bit operands is the EXACT table's, so it takes the split kernel too."""
+    if plan.mode != "exact" or any(a.size and (a.min() < -128 or a.max() > 127) for a in operands):
+        return plan
+    from ..catalog import get
+    return dataclasses.replace(plan, multiplier=get("EXACT"))
+
+
 def matmul(plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    plan = _as_lut(plan, x, w)
     if split.usable(plan, x.shape[0], w.shape[1]):
         return split.matmul(plan, x, w, out)
     return _into(out, loop_matmul(plan, x, w))
@@ -162,6 +173,7 @@ def loop_matmul(plan, x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 
 def conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo, out=None) -> np.ndarray:
+    plan = _as_lut(plan, x, w)
     if split.usable(plan, x.shape[0] * ho * wo, w.shape[0] // groups):
         return split.conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo, out)
     return _into(out, direct_conv2d(plan, x, w, stride, padding, dilation, groups, ho, wo))

@@ -18,7 +18,7 @@ def operands(shape, width=8, rng=RNG):
 MATMUL_SHAPES = [(1, 1, 1), (1, 5, 1), (3, 1, 4), (1, 17, 9), (7, 33, 1), (13, 64, 11), (5, 300, 6)]
 CONFIGS = [  # multiplier, adder, acc_width, operand width
     ("M4P8", "exact", 32, 8), ("M1P8", "exact", 32, 8), ("M6P14", "exact", 16, 8), ("EXACT", "exact", 32, 8),
-    ("exact", "exact", 24, 8), ("M2P8", "LOA8", 32, 8), ("M4P12", "LOA6W20", 20, 8),
+    ("exact", "exact", 24, 8), ("exact", "LOA8", 32, 8), ("M2P8", "LOA8", 32, 8), ("M4P12", "LOA6W20", 20, 8),
     ("M3P12W16", "exact", 32, 16), ("M5P14W12", "LOA4W24", 24, 12), ("exact", "LOA3W40", 40, 16),
 ]
 
