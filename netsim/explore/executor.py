@@ -191,8 +191,8 @@ def _run_ray(pending, worker, finished, *, workers, threads, address):
         raise NetsimError("the ray executor needs Ray: pip install 'ray[default]'") from None
     if not ray.is_initialized():
         ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-    remote = ray.remote(num_cpus=threads)(_threaded(worker, threads))
-    refs = {remote.remote(job.payload): job for job in pending}
+    remote = ray.remote(num_cpus=threads)(_run_limited)
+    refs = {remote.remote(worker, threads, job.payload): job for job in pending}
     while refs:
         done, _ = ray.wait(list(refs), num_returns=1)
         for ref in done:
@@ -209,22 +209,18 @@ def _run_dask(pending, worker, finished, *, workers, threads, address):
     else:
         client = Client(address)
     try:
-        futures = {client.submit(_threaded(worker, threads), job.payload, pure=False): job for job in pending}
+        futures = {client.submit(_run_limited, worker, threads, job.payload, pure=False): job for job in pending}
         for future in as_completed(list(futures)):
             finished(futures[future], future.result())
     finally:
         client.close()
 
 
-class _threaded:
-    """A picklable worker wrapper that limits the threads of the process it runs in."""
-
-    def __init__(self, worker, threads):
-        self.worker, self.threads = worker, threads
-
-    def __call__(self, payload):
-        limit_threads(self.threads)
-        return self.worker(payload)
+def _run_limited(worker, threads: int, payload):
+    """One job on a cluster worker, with that process's compute threads limited (a plain module-level
+    function: Ray's decorator takes nothing else, and both pickle it by name)."""
+    limit_threads(threads)
+    return worker(payload)
 
 
 class _NoBar:

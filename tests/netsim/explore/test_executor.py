@@ -88,6 +88,17 @@ def test_missing_cluster_backend_is_a_clear_error(name):
         run_jobs(_jobs(1), square, None, executor=name, progress=False)
 
 
+@pytest.mark.parametrize("name", ["ray", "dask"])
+def test_cluster_executor_runs_the_jobs(name, tmp_path):
+    """Ray and Dask on a local cluster (where installed: they are optional, not in CI's setup)."""
+    pytest.importorskip("ray" if name == "ray" else "dask.distributed")
+    cache = ResultCache(tmp_path)
+    results = run_jobs(_jobs(5), square, cache, executor=name, workers=2, progress=False)
+    assert [r["y"] for r in results] == [x * x for x in range(5)]
+    assert len({r["pid"] for r in results} - {os.getpid()}) >= 1  # ran in the cluster's workers
+    assert all(cache.get(job.key) is not None for job in _jobs(5))
+
+
 SWEEP = textwrap.dedent("""
     import sys
     from netsim.explore.executor import Job, ResultCache, run_jobs
