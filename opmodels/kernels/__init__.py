@@ -5,7 +5,8 @@ section 8: ``acc = ADD_w(acc, sext_w(P(a_k, b_k)))`` for k in order, read as a s
 integer, returned as int64. By default the weight ``w`` is the Booth-recoded multiplier operand ``b`` and
 the activation ``x`` the multiplicand ``a``; ``booth_operand="x"`` swaps the roles.
 
-Modes (chosen from the operator, never from the data):
+Modes (chosen from the operator; only the exact product of operands that fit 8 bits switches, by
+the data, to the EXACT table's kernel, which gives the same numbers):
 
 - LUT mode: an 8-bit multiplier is its 256 x 256 table (spec section 6). On the CPU each weight's
   table column is split into two 16- or 32-entry tables indexed by parts of the activation, so a MAC
@@ -148,13 +149,11 @@ def _pair(name: str, value, minimum: int) -> tuple[int, int]:
 OUT_DTYPES = ("int64", "int32", "float64", "float32")
 
 
-def _out_array(out, shape: tuple, backend: str):
+def _out_array(out, shape: tuple):
     """``out=``: a C-contiguous numpy array to write the result into, converted to its dtype (a float
     dtype spares a caller that rescales anyway a pass over an int64 copy)."""
     if out is None:
         return None
-    if backend != "cpu":
-        raise OpmodelsError("out= is supported by the cpu backend only")
     if (not isinstance(out, np.ndarray) or out.shape != shape or out.dtype.name not in OUT_DTYPES
             or not out.flags.c_contiguous or not out.flags.writeable):
         found = (f"{type(out).__name__} {getattr(out, 'dtype', '')} {tuple(getattr(out, 'shape', ()))}"
@@ -184,7 +183,8 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _out_array(out, (), p.backend)
+        if out is not None:
+            raise OpmodelsError("out= is supported by the cpu backend only")
         from . import cuda
         return cuda.matmul(p, x, w)
     x = _host_array("x", x, 2, "[M, K]")
@@ -193,7 +193,7 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     check_range(p, "x", x)
     check_range(p, "w", w)
     from . import cpu
-    return cpu.matmul(p, x, w, _out_array(out, (x.shape[0], w.shape[1]), p.backend))
+    return cpu.matmul(p, x, w, _out_array(out, (x.shape[0], w.shape[1])))
 
 
 def conv_geometry(x_shape, w_shape, stride, padding, dilation, groups):
@@ -231,7 +231,8 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _out_array(out, (), p.backend)
+        if out is not None:
+            raise OpmodelsError("out= is supported by the cpu backend only")
         from . import cuda
         return cuda.conv2d(p, x, w, stride, padding, dilation, groups)
     x = _host_array("x", x, 4, "[N, C, H, W]")
@@ -240,5 +241,5 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     check_range(p, "x", x)
     check_range(p, "w", w)
     from . import cpu
-    out = _out_array(out, (x.shape[0], w.shape[0], geometry[4], geometry[5]), p.backend)
+    out = _out_array(out, (x.shape[0], w.shape[0], geometry[4], geometry[5]))
     return cpu.conv2d(p, x, w, *geometry, out)
