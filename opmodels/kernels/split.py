@@ -33,6 +33,7 @@ MIN_ROWS = 8  # below this many activation rows, building the tables costs more 
 MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
 MIN_OUTPUTS = 4  # outputs per group (fewer, e.g. depthwise, keep the gather loops)
 PAIR_BLOCK = 16  # blocks this narrow use pair tables (256 + 2^(2 hb) rows: small enough for the cache)
+PAIR_MIN_ROWS = 4096  # ... when enough rows share them: a pair table has 8x the rows to build
 TABLE_BYTES = 2 << 20  # the per-call tables are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
 
@@ -202,7 +203,7 @@ def accumulate(plan, xflat, base, koff, w, group_offsets, out) -> None:
     accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, T))
     hb = 8 - shift
     # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each product).
-    pairs = plan.adder is None and NB <= PAIR_BLOCK
+    pairs = plan.adder is None and NB <= PAIR_BLOCK and M >= PAIR_MIN_ROWS
     if pairs:
         steps = -(-K // 2)
         last = koff[-1:] if K % 2 else koff[:0]

@@ -196,6 +196,7 @@ def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, bo
     assert split.usable(plan, 23, 150)
     np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
                                   matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
+    monkeypatch.setattr(split, "PAIR_MIN_ROWS", 16)
     x, w = operands((19, 69)), operands((69, 12))  # a narrow block: pair tables (exact adder), odd K
     np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
                                   matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
