@@ -26,19 +26,9 @@ sys.path.insert(0, str(ROOT))
 THREADS = 2
 
 
-def best_time(fn, repeat: int) -> float:
-    fn()  # warm-up (compilation, caches)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def best_times_alternating(fns, repeat: int) -> list[float]:
-    """Best time of each function, calls alternating, so a busy spell on the shared machine slows
-    every contender alike instead of one."""
+    """Best time of each function after a warm-up call (compilation, caches), calls alternating, so
+    a busy spell on the shared machine slows every contender alike instead of one."""
     for fn in fns:
         fn()
     best = [float("inf")] * len(fns)
@@ -50,8 +40,12 @@ def best_times_alternating(fns, repeat: int) -> list[float]:
     return best
 
 
+def best_time(fn, repeat: int) -> float:
+    return best_times_alternating([fn], repeat)[0]
+
+
 def gather_kernel_matmul(plan, x, w):
-    """The LUT gather loop alone (what LUT mode runs without the factorization)."""
+    """The LUT gather loop alone (what LUT mode runs for a table without a split)."""
     from opmodels.kernels import cpu
     return cpu.loop_matmul(plan, x, w)
 

@@ -17,10 +17,10 @@ Neither is assumed: :func:`split_of` builds T from the table alone and checks it
 The kernel then gathers, once per call, the T rows of every weight into a small table per reduction
 step k and block of NB outputs (``R x NB``, int16 when the values fit, a few KB), and for each
 activation adds two of its rows to NB int32 accumulators: two contiguous vector adds per MAC row
-instead of NB scattered 256 x 256 table lookups. With the exact adder, narrow blocks use pair tables
-whose rows hold the sum of two consecutive steps' products (one row pair per two MACs). Each output
-still sees k in ascending order (spec section 8), so LOA accumulation runs in the same loop, one
-product at a time. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at
+instead of NB scattered 256 x 256 table lookups. With the exact adder, narrow blocks of many rows
+use pair tables whose rows hold the sum of two consecutive steps' products (one row pair per two
+MACs). Each output still sees k in ascending order (spec section 8), so LOA accumulation runs in the
+same loop, one product at a time. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at
 ``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the unfold order of the
 (channel, kernel row, kernel column) offsets).
 """
