@@ -5,11 +5,12 @@
 >>> int(op.evaluate(3, 5))
 255
 """
-from .catalog import catalog_ids, get, load_from, multipliers_8bit, register
+from .catalog import builtin_ids, catalog_ids, get, is_builtin, load_from, multipliers_8bit, register, registered_ids
 from .errors import OpmodelsError
-from .library import LOA, BoothR4
-from .operator import Operator, operator
+from .library import LOA, BoothR4, BoothR4Params, ExactBoothParams, LOAParams
+from .operator import EXACT_PRODUCT, Operator, Port, operator
 
-__all__ = ["BoothR4", "LOA", "Operator", "OpmodelsError", "catalog_ids", "get", "load_from",
-           "multipliers_8bit", "operator", "register"]
+__all__ = ["BoothR4", "BoothR4Params", "EXACT_PRODUCT", "ExactBoothParams", "LOA", "LOAParams", "Operator",
+           "OpmodelsError", "Port", "builtin_ids", "catalog_ids", "get", "is_builtin", "load_from",
+           "multipliers_8bit", "operator", "register", "registered_ids"]
 __version__ = "0.1.0"

@@ -7,15 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .bits import dtype_for, mask, to_patterns, to_signed  # noqa: F401 (re-exported)
 from .ir import Graph, Node, Op
-
-
-def mask(width: int) -> int:
-    return (1 << width) - 1
-
-
-def dtype_for(width: int) -> type:
-    return np.uint32 if width <= 32 else np.uint64
 
 
 def evaluate(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -33,28 +26,7 @@ def evaluate(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
     return {name: values[index] for name, index in graph.outputs.items()}
 
 
-def to_signed(patterns: np.ndarray, width: int) -> np.ndarray:
-    """Read ``width``-bit patterns as two's complement int64."""
-    x = np.asarray(patterns).astype(np.uint64).view(np.int64)
-    if width == 64:
-        return x
-    shift = np.int64(64 - width)
-    return (x << shift) >> shift
-
-
-def to_patterns(values: np.ndarray, width: int) -> np.ndarray:
-    """Signed or unsigned integers to their ``width``-bit patterns."""
-    return _typed(values, width)
-
-
-def _typed(x, width: int) -> np.ndarray:
-    """x in this width's dtype, masked to ``width`` bits."""
-    dtype = dtype_for(width)
-    x = np.asarray(x)
-    if x.dtype != dtype:
-        x = x.astype(np.int64, copy=False).view(np.uint64) if x.dtype.kind == "i" else x
-        x = x.astype(dtype)
-    return x & dtype(mask(width))
+_typed = to_patterns  # x in this width's dtype, masked to ``width`` bits
 
 
 def _fill_above(x: np.ndarray, top_bit: int, from_width: int, width: int) -> np.ndarray:

@@ -33,7 +33,9 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
 
 MAX_WIDTH = 64
 
@@ -81,17 +83,32 @@ class Node:
         return (self.op, self.args, self.width, self.signed, self.params)
 
 
-@dataclass
 class Graph:
-    """Nodes in topological order, named input and output ports."""
+    """Nodes in topological order, named input and output ports. Immutable: validated and hashed once,
+    so the hash stays a valid cache key for as long as the graph lives."""
 
-    nodes: list[Node]
-    outputs: dict[str, int]
-    inputs: dict[str, int] = field(init=False)
+    __slots__ = ("nodes", "outputs", "inputs", "hash")
 
-    def __post_init__(self):
-        self.inputs = {n.name: i for i, n in enumerate(self.nodes) if n.op is Op.INPUT}
+    def __init__(self, nodes, outputs: Mapping[str, int]):
+        set_ = object.__setattr__
+        set_(self, "nodes", tuple(nodes))
+        set_(self, "outputs", MappingProxyType(dict(outputs)))
+        set_(self, "inputs", MappingProxyType({n.name: i for i, n in enumerate(self.nodes) if n.op is Op.INPUT}))
         validate(self)
+        # Structural hash (sha256 of :meth:`to_text`): the cache key of every generated artifact.
+        set_(self, "hash", hashlib.sha256(self.to_text().encode()).hexdigest())
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"a Graph is immutable; build a new one instead of setting {name!r}")
+
+    def __eq__(self, other):
+        return isinstance(other, Graph) and other.hash == self.hash
+
+    def __hash__(self):
+        return hash(self.hash)
+
+    def __repr__(self):
+        return f"<Graph {len(self.nodes)} nodes, {self.hash[:12]}>"
 
     def port_width(self, name: str) -> int:
         index = self.inputs.get(name, self.outputs.get(name))
@@ -111,11 +128,6 @@ class Graph:
         for name, index in sorted(self.outputs.items()):
             lines.append(f"out {name} = %{index}")
         return "\n".join(lines) + "\n"
-
-    @property
-    def hash(self) -> str:
-        """Structural hash (sha256 of :meth:`to_text`): the cache key of every generated artifact."""
-        return hashlib.sha256(self.to_text().encode()).hexdigest()
 
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}

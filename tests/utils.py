@@ -88,7 +88,7 @@ def wrap(values, width: int) -> np.ndarray:
 def products(multiplier, a, b) -> np.ndarray:
     """P(a, b) elementwise (broadcast): the interpreter, the LUT gather for 8-bit ids, or a*b."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
-    if multiplier == "exact":
+    if multiplier is opmodels.EXACT_PRODUCT:
         return a * b
     op = opmodels.get(multiplier)
     if op.width == 8:

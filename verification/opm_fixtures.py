@@ -30,4 +30,4 @@ def every_op_graph() -> ir.Graph:
 
 
 def every_op() -> Operator:
-    return Operator("EVERYOP", "multiplier", 8, every_op_graph(), family="custom")
+    return Operator("EVERYOP", "multiplier", every_op_graph(), family="custom")

@@ -13,7 +13,8 @@ the data, to the EXACT table's kernel, which gives the same numbers):
   row is two contiguous vector adds (see :mod:`.split`); every output still accumulates k in order,
   so LOA accumulation runs in the same loop.
 - Behavioural mode: a wider multiplier runs its generated scalar function (no table exists).
-- ``multiplier="exact"``: the exact product a*b of any int32 operands.
+- ``multiplier=opmodels.EXACT_PRODUCT``: the exact product a*b of any int32 operands. (The catalog's
+  ``"EXACT"`` is the 8-bit exact Booth multiplier: its operands are checked like any 8-bit operator's.)
 
 Zero padding in :func:`conv2d` feeds operand value 0 to the multiplier: padded positions are real MACs,
 contributing P(0, w) (or P(w, 0) with ``booth_operand="x"``), exactly like hardware that streams zeros.
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import OpmodelsError
-from ..operator import Operator
+from ..operator import EXACT_PRODUCT, Operator
 
 BACKENDS = ("cpu", "cuda")
 BOOTH_OPERANDS = ("w", "x")
@@ -34,7 +35,7 @@ ACC_WIDTHS = range(2, 65)
 LUT_WIDTH = 8
 EXACT_RANGE = (-(1 << 31), (1 << 31) - 1)  # "exact": any int32 operands (products fit int64)
 
-__all__ = ["matmul", "conv2d", "Plan", "plan"]
+__all__ = ["EXACT_PRODUCT", "matmul", "conv2d", "Plan", "plan"]
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Plan:
 
     @property
     def multiplier_name(self) -> str:
-        return "exact" if self.multiplier is None else self.multiplier.id
+        return EXACT_PRODUCT.id if self.multiplier is None else self.multiplier.id
 
     def table(self) -> np.ndarray:
         """The LUT oriented ``table[x & 0xFF, w & 0xFF]`` (x activation, w weight), int32, C order."""
@@ -77,8 +78,8 @@ def lut_of(op: Operator) -> np.ndarray:
     return _luts[op.ir_hash]
 
 
-def _is_exact(name) -> bool:
-    return name is None or (isinstance(name, str) and name.strip().lower() == "exact")
+def _is_exact_adder(adder) -> bool:
+    return adder is None or (isinstance(adder, str) and adder.strip().lower() == "exact")
 
 
 def plan(multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w") -> Plan:
@@ -93,10 +94,10 @@ def plan(multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_op
         raise OpmodelsError(f"acc_width must be an integer in {ACC_WIDTHS.start}..{ACC_WIDTHS.stop - 1}, "
                             f"not {acc_width!r}")
     acc_width = int(acc_width)
-    mul = None if _is_exact(multiplier) else get(multiplier)
+    mul = None if multiplier is EXACT_PRODUCT else get(multiplier)
     if mul is not None and mul.kind != "multiplier":
         raise OpmodelsError(f"multiplier {mul.id} is an {mul.kind}, not a multiplier")
-    add = None if _is_exact(adder) else get(adder)
+    add = None if _is_exact_adder(adder) else get(adder)
     if add is not None:
         if add.kind != "adder":
             raise OpmodelsError(f"adder {add.id} is a {add.kind}, not an adder (use 'exact' or a LOA id like 'LOA8')")

@@ -6,6 +6,11 @@ Bits in columns below p (except the row's sign bit) use the approximate cell.
 """
 from __future__ import annotations
 
+import re
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import ClassVar
+
 from ..dsl import Value, cat, const
 from ..errors import OpmodelsError
 from ..operator import Operator
@@ -72,21 +77,14 @@ def booth_r4(a: Value, b: Value, *, cell: str, p: int, neg: str) -> Value:
 
 
 def check(width: int, cell: str, p: int, neg: str) -> None:
-    if width not in WIDTHS:
-        raise OpmodelsError(f"width must be an even integer in 4..32, not {width}")
+    if isinstance(width, bool) or width not in WIDTHS:
+        raise OpmodelsError(f"width must be an even integer in 4..32, not {width!r}")
     if cell not in CELLS:
         raise OpmodelsError(f"cell must be one of {', '.join(CELLS)}, not {cell!r}")
     if neg not in NEG_MODES:
         raise OpmodelsError(f"neg must be one of {', '.join(NEG_MODES)}, not {neg!r}")
-    if not isinstance(p, int) or p % 2 or not 0 <= p <= 2 * width - 2:
-        raise OpmodelsError(f"p must be an even integer in 0..{2 * width - 2} for width {width}, not {p}")
-
-
-def catalog_id(width: int, cell: str, p: int, neg: str) -> str:
-    for m, logic in LOGICS.items():
-        if logic == (cell, neg):
-            return f"M{m}P{p}" + ("" if width == 8 else f"W{width}")
-    return f"BOOTHR4_{cell}_{neg}_P{p}_W{width}"
+    if isinstance(p, bool) or not isinstance(p, int) or p % 2 or not 0 <= p <= 2 * width - 2:
+        raise OpmodelsError(f"p must be an even integer in 0..{2 * width - 2} for width {width}, not {p!r}")
 
 
 def structure(width: int, cell: str, p: int, neg: str) -> str:
@@ -108,12 +106,81 @@ def structure(width: int, cell: str, p: int, neg: str) -> str:
     return "\n".join(lines)
 
 
+def _width_suffix(width: int, default: int) -> str:
+    return "" if width == default else f"W{width}"
+
+
+@dataclass(frozen=True)
+class BoothR4Params:
+    """The parameters of one radix-4 Booth multiplier, validated; the family's id grammar
+    ``M<m>P<p>[W<n>]`` (logic m of :data:`LOGICS`, default width 8) lives here with them."""
+
+    width: int = 8
+    cell: str = "ABE1"
+    p: int = 0
+    neg: str = "exact"
+
+    GRAMMAR: ClassVar = re.compile(r"M(\d+)P(\d+)(?:W(\d+))?")
+
+    def __post_init__(self):
+        check(self.width, self.cell, self.p, self.neg)
+
+    @classmethod
+    def parse(cls, op_id: str) -> "BoothR4Params | None":
+        """The parameters an id names; None when the id is not of this family's form."""
+        match = cls.GRAMMAR.fullmatch(op_id)
+        if not match:
+            return None
+        m, p, width = int(match[1]), int(match[2]), int(match[3] or 8)
+        if m not in LOGICS:
+            raise OpmodelsError(f"logic M{m} does not exist; the catalog has M1..M6 (see `opmodels list`)")
+        cell, neg = LOGICS[m]
+        return cls(width, cell, p, neg)
+
+    @property
+    def id(self) -> str:
+        for m, logic in LOGICS.items():
+            if logic == (self.cell, self.neg):
+                return f"M{m}P{self.p}" + _width_suffix(self.width, 8)
+        return f"BOOTHR4_{self.cell}_{self.neg}_P{self.p}_W{self.width}"
+
+    def build(self) -> Operator:
+        return _build_booth(self, self.id, tuple(asdict(self).items()))
+
+
+@dataclass(frozen=True)
+class ExactBoothParams:
+    """The exact radix-4 Booth multiplier ``EXACT[W<n>]``: the circuit of every ``M*P0``."""
+
+    width: int = 8
+
+    GRAMMAR: ClassVar = re.compile(r"EXACT(?:W(\d+))?")
+
+    def __post_init__(self):
+        check(self.width, "ABE1", 0, "exact")
+
+    @classmethod
+    def parse(cls, op_id: str) -> "ExactBoothParams | None":
+        match = cls.GRAMMAR.fullmatch(op_id)
+        return cls(int(match[1] or 8)) if match else None
+
+    @property
+    def id(self) -> str:
+        return "EXACT" + _width_suffix(self.width, 8)
+
+    def build(self) -> Operator:
+        return _build_booth(BoothR4Params(self.width, "ABE1", 0, "exact"), self.id,
+                            (("width", self.width), ("cell", "exact"), ("p", 0), ("neg", "exact")))
+
+
+@lru_cache(maxsize=512)
+def _build_booth(params: BoothR4Params, op_id: str, info: tuple) -> Operator:
+    width, cell, p, neg = params.width, params.cell, params.p, params.neg
+    return Operator.from_function(
+        op_id, "multiplier", width, lambda a, b: booth_r4(a, b, cell=cell, p=p, neg=neg),
+        family="BoothR4", params=dict(info), structure=structure(width, cell, p, neg))
+
+
 def BoothR4(width: int = 8, cell: str = "ABE1", p: int = 0, neg: str = "exact") -> Operator:
     """A radix-4 Booth multiplier; ``p`` = 0 is exact for every cell."""
-    check(width, cell, p, neg)
-    return Operator.from_function(
-        catalog_id(width, cell, p, neg), "multiplier", width,
-        lambda a, b: booth_r4(a, b, cell=cell, p=p, neg=neg),
-        family="BoothR4", params={"width": width, "cell": cell, "p": p, "neg": neg},
-        structure=structure(width, cell, p, neg),
-    )
+    return BoothR4Params(width, cell, p, neg).build()

@@ -1,4 +1,6 @@
 """Per-layer configuration: precedence, validation with line numbers, operator width choice."""
+import dataclasses
+
 import pytest
 
 import opmodels
@@ -132,8 +134,7 @@ def test_toml_round_trip_and_exact_variant():
 
 
 def test_registered_operator_by_id():
-    op = opmodels.BoothR4(8, "ABE1", 6, "exact")
-    op.id = "MYMUL"
+    op = dataclasses.replace(opmodels.BoothR4(8, "ABE1", 6, "exact"), id="MYMUL")
     opmodels.register(op)
     assert operator_for("MYMUL", 8) is op
     with pytest.raises(NetsimError, match="too narrow"):

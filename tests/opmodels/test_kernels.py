@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import opmodels
-from opmodels import OpmodelsError, kernels
+from opmodels import EXACT_PRODUCT, OpmodelsError, kernels
 from tests.utils import conv2d_reference, matmul_reference
 
 RNG = np.random.default_rng(2026)
@@ -18,8 +18,8 @@ def operands(shape, width=8, rng=RNG):
 MATMUL_SHAPES = [(1, 1, 1), (1, 5, 1), (3, 1, 4), (1, 17, 9), (7, 33, 1), (13, 64, 11), (5, 300, 6)]
 CONFIGS = [  # multiplier, adder, acc_width, operand width
     ("M4P8", "exact", 32, 8), ("M1P8", "exact", 32, 8), ("M6P14", "exact", 16, 8), ("EXACT", "exact", 32, 8),
-    ("exact", "exact", 24, 8), ("exact", "LOA8", 32, 8), ("M2P8", "LOA8", 32, 8), ("M4P12", "LOA6W20", 20, 8),
-    ("M3P12W16", "exact", 32, 16), ("M5P14W12", "LOA4W24", 24, 12), ("exact", "LOA3W40", 40, 16),
+    (EXACT_PRODUCT, "exact", 24, 8), (EXACT_PRODUCT, "LOA8", 32, 8), ("M2P8", "LOA8", 32, 8), ("M4P12", "LOA6W20", 20, 8),
+    ("M3P12W16", "exact", 32, 16), ("M5P14W12", "LOA4W24", 24, 12), (EXACT_PRODUCT, "LOA3W40", 40, 16),
 ]
 
 
@@ -77,7 +77,7 @@ def _pair(v):
 
 
 @pytest.mark.parametrize("multiplier,adder,acc_width,width,booth_operand", _params(
-    [c for c in CONFIGS if c[0] in ("M4P8", "M1P8", "exact", "M3P12W16") or c[1] != "exact"],
+    [c for c in CONFIGS if c[0] in ("M4P8", "M1P8", EXACT_PRODUCT, "M3P12W16") or c[1] != "exact"],
     ["M3P12W16", "M5P14W12"]))
 def test_conv2d_equals_reference(multiplier, adder, acc_width, width, booth_operand):
     for xs, ws, stride, padding, dilation, groups in CONV_CASES:
@@ -232,3 +232,11 @@ def test_out_receives_the_results_in_its_dtype(dtype, multiplier, adder):
     out = np.zeros((2, 8, 9, 8), dtype)
     assert kernels.conv2d(x, w, multiplier, adder, padding=1, out=out) is out
     np.testing.assert_array_equal(out, conv2d_reference(x, w, multiplier, adder, padding=(1, 1)).astype(dtype))
+
+
+def test_the_catalogs_exact_is_an_8_bit_operator_and_the_exact_product_has_its_own_name():
+    x, w = np.array([[300]]), np.array([[2]])
+    with pytest.raises(OpmodelsError, match="x value 300 is outside the operand range -128..127 of multiplier EXACT"):
+        kernels.matmul(x, w, "EXACT")
+    assert kernels.matmul(x, w, EXACT_PRODUCT)[0, 0] == 600
+    assert kernels.matmul(x, w, kernels.EXACT_PRODUCT)[0, 0] == 600

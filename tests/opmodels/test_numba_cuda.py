@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 
 import opmodels
-from opmodels import OpmodelsError, kernels
+from opmodels import EXACT_PRODUCT, OpmodelsError, kernels
 from opmodels.backends import numba_cpu, numba_cuda
 from tests.utils import conv2d_reference, matmul_reference
 
 SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 ROOT = Path(__file__).resolve().parents[2]
-PLANS = [("M4P8", "exact", 32), ("M2P8", "LOA8", 32), ("exact", "exact", 24), ("M3P10W16", "LOA6W24", 24),
+PLANS = [("M4P8", "exact", 32), ("M2P8", "LOA8", 32), (EXACT_PRODUCT, "exact", 24), ("M3P10W16", "LOA6W24", 24),
          ("M1P8W12", "exact", 32)]
 needs_simulator = pytest.mark.skipif(not SIMULATED, reason="runs in the NUMBA_ENABLE_CUDASIM=1 subprocess "
                                                            "started by test_cudasim_suite")
@@ -39,7 +39,7 @@ def test_cuda_renderer_differs_only_in_decorator_and_header():
 # -- PTX for real GPUs, compiled by NVRTC/NVVM without a device ----------------------------------------
 @pytest.mark.skipif(SIMULATED, reason="compile_ptx is not available under the simulator")
 @pytest.mark.parametrize("multiplier,adder,acc_width", [
-    p if "W" not in p[0] else pytest.param(*p, marks=pytest.mark.slow) for p in PLANS])  # behavioural: ~40 s each
+    p if "W" not in str(p[0]) else pytest.param(*p, marks=pytest.mark.slow) for p in PLANS])  # behavioural: ~40 s each
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
 def test_every_kernel_compiles_to_ptx(multiplier, adder, acc_width, cc):
     from numba import cuda, types
@@ -59,7 +59,7 @@ def test_every_kernel_compiles_to_ptx(multiplier, adder, acc_width, cc):
             assert f".target sm_{cc[0]}{cc[1]}" in ptx and ".entry" in ptx, name
             if plan.mode == "lut":
                 assert ".shared" in ptx  # the staged table rows
-    if multiplier != "exact":
+    if multiplier is not EXACT_PRODUCT:
         device = numba_cuda.scalar_function(opmodels.get(multiplier))
         ptx, _ = cuda.compile_ptx(device.py_func, (types.int64, types.int64), device=True, cc=cc)
         assert ".func" in ptx
@@ -87,7 +87,7 @@ def _run(fn, *args, **kwargs):
 @pytest.mark.parametrize("multiplier,adder,acc_width", PLANS)
 def test_simulated_matmul(multiplier, adder, acc_width):
     from numba import cuda
-    op_width = 8 if multiplier == "exact" else opmodels.get(multiplier).width
+    op_width = 8 if multiplier is EXACT_PRODUCT else opmodels.get(multiplier).width
     rng = np.random.default_rng(7)
     for m, k, n in [(1, 1, 1), (3, 20, 2), (1, 33, 3)]:
         for booth_operand in ("w", "x"):
