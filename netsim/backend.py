@@ -12,6 +12,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+import opmodels
+
 from . import reference
 
 
@@ -32,11 +34,11 @@ def name() -> str:
 
 
 def _spec(op):
-    return "exact" if op is None else op
+    return opmodels.EXACT_PRODUCT if op is None else op
 
 
 def _adder_id(op):
-    return "exact" if op is None else op.id
+    return None if op is None else op
 
 
 def _to_kernel(t: torch.Tensor):

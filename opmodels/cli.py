@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from . import catalog, lut
+from . import artifacts, catalog, lut
 from .errors import OpmodelsError
 from .files import prepare_directory
 from .metrics import NAMES
@@ -78,7 +78,7 @@ def cmd_gen_lut(args) -> int:
     start = time.perf_counter()
     formats = ("npy", "c") if args.format == "c" else ("npy",)
     for op in ops:
-        lut.save(op, directory, formats)
+        artifacts.write_lut(op, directory, formats)
     print(f"wrote {len(ops)} table(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
     return 0
 
@@ -187,12 +187,12 @@ def _cost_of_verilog_file(args) -> int:
 
 
 def cmd_gen_verilog(args) -> int:
-    from .backends import verilog
+
     ops = _operators(args)
     directory = prepare_directory(args.output)
     start = time.perf_counter()
     for op in _progress(ops, "gen-verilog"):
-        verilog.write(op, directory)
+        artifacts.write_verilog(op, directory)
     print(f"wrote {len(ops)} Verilog module(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
     return 0
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import cache
 from .errors import OpmodelsError
 from .files import write_atomic
 
@@ -382,13 +383,12 @@ class Cost:
 
 
 def cache_directory() -> Path:
-    base = os.environ.get("OPMODELS_CACHE_DIR") or Path.home() / ".cache" / "opmodels"
-    return Path(base) / "cost"
+    return cache.cache_dir("cost", create=False)
 
 
 def operator_verilog(op) -> str:
-    from .backends.verilog import convert  # lazily: the backend is only needed on a cache miss
-    return convert(op)
+    from .artifacts import verilog_source  # lazily: only needed on a cache miss
+    return verilog_source(op)
 
 
 def operator_netlist(op, use_cache: bool = True, flow: str = DEFAULT_FLOW) -> tuple[Netlist, str]:

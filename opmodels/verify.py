@@ -250,8 +250,8 @@ def _verify_in(work: Path, duts, keep: bool, **options) -> list[Result]:
 
 
 def generated_dut(op, directory: Path) -> Dut:
-    from .backends import verilog as backend
-    return Dut(op, backend.module_name(op.id), [backend.write(op, directory)])
+    from . import artifacts
+    return Dut(op, artifacts.module_name(op), [artifacts.write_verilog(op, directory)])
 
 
 def _user_sources(verilog, top) -> list[Path]:
@@ -334,7 +334,7 @@ def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 2
     """Random streams of ``k`` products through the clocked MAC of ``rtl/handwritten/opm_mac.v``,
     built from the generated modules of ``mul`` and ``add`` (``rtl="generated"``) or from the
     hand-written ``opm_booth_r4`` (exact only) and ``opm_loa`` (``rtl="handwritten"``)."""
-    from .backends import verilog as backend
+    from . import artifacts
     runner = _runner(sim)
     mul, add = catalog.get(mul), catalog.get(add)
     if mul.kind != "multiplier" or add.kind != "adder" or add.width < mul.out_width:
@@ -351,8 +351,8 @@ def verify_mac(mul="EXACT", add="LOA0", rtl: str = "generated", streams: int = 2
     log = work / "sim.log"
     mac = HANDWRITTEN_DIR / "opm_mac.v"
     if rtl == "generated":
-        sources = [backend.write(mul, work), backend.write(add, work), mac]
-        defines = {"OPM_MAC_MUL": backend.module_name(mul.id), "OPM_MAC_ADD": backend.module_name(add.id)}
+        sources = [artifacts.write_verilog(mul, work), artifacts.write_verilog(add, work), mac]
+        defines = {"OPM_MAC_MUL": artifacts.module_name(mul), "OPM_MAC_ADD": artifacts.module_name(add)}
     else:
         sources = [HANDWRITTEN_DIR / "opm_booth_r4.v", HANDWRITTEN_DIR / "opm_loa.v", mac]
         defines = {"OPM_MAC_MUL": "opm_booth_r4", "OPM_MAC_MUL_PARAMS": f".N({mul.width})",

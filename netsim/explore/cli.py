@@ -8,7 +8,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 from opmodels.errors import OpmodelsError
 from opmodels.files import prepare_directory, write_atomic

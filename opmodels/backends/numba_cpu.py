@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
+from .. import cache
 from ..files import write_atomic
 from ..ir import Graph, Node, Op
 
@@ -191,11 +191,8 @@ def convert(graph: Graph, name: str = "scalar", **ports) -> str:
 
 # -- cache directory and loading -----------------------------------------------------------------
 def cache_dir() -> Path:
-    """``$OPMODELS_CACHE_DIR`` or ``~/.cache/opmodels/numba``, created on first use."""
-    root = os.environ.get("OPMODELS_CACHE_DIR")
-    path = Path(root) if root else Path.home() / ".cache" / "opmodels" / "numba"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Where the generated modules live (see :mod:`opmodels.cache`)."""
+    return cache.cache_dir("numba")
 
 
 def load_module(source: str, stem: str):

@@ -1,4 +1,4 @@
-// LOA0: 32-bit adder, family LOA
+// LOA0: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=0
 // IR hash: ba8e200abc28c9cf74a1752e4c37c468bbd108703a56bc934154f7c15bb767d7
 // error metrics (1000000 uniform samples, seed 0): ER 0.0000  ME +0.0000  MED 0.0000  NMED 0.0000e+00  MRED 0.0000e+00  WCE 0

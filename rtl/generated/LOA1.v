@@ -1,4 +1,4 @@
-// LOA1: 32-bit adder, family LOA
+// LOA1: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=1
 // IR hash: 075d3bfd5cac8add5d254fc4f21c9679400f83ada43a0796af90a3edc28299d5
 // error metrics (1000000 uniform samples, seed 0): ER 0.2502  ME +0.2502  MED 0.2502  NMED 1.1652e-10  MRED 2.6051e-09  WCE 1

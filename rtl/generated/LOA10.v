@@ -1,4 +1,4 @@
-// LOA10: 32-bit adder, family LOA
+// LOA10: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=10
 // IR hash: 103fae0dc9cc2645f3f77a3bd027a3c66f6eb201ef1a4b4f7e036f88bc6043be
 // error metrics (1000000 uniform samples, seed 0): ER 0.9434  ME +0.3150  MED 191.8247  NMED 8.9325e-08  MRED 1.5070e-06  WCE 512

@@ -1,4 +1,4 @@
-// LOA11: 32-bit adder, family LOA
+// LOA11: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=11
 // IR hash: 36de5dae5a14c623fcc3636863e1870dffa08f4c520d1f91c03703a6369903e2
 // error metrics (1000000 uniform samples, seed 0): ER 0.9577  ME +0.0805  MED 383.7622  NMED 1.7870e-07  MRED 2.8541e-06  WCE 1024

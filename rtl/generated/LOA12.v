@@ -1,4 +1,4 @@
-// LOA12: 32-bit adder, family LOA
+// LOA12: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=12
 // IR hash: 91a7b4acc15a4dcdc25966d3563e6c54435c31f19cfb889b368a929baea8442e
 // error metrics (1000000 uniform samples, seed 0): ER 0.9683  ME -0.5400  MED 767.6211  NMED 3.5745e-07  MRED 5.7338e-06  WCE 2048

@@ -1,4 +1,4 @@
-// LOA13: 32-bit adder, family LOA
+// LOA13: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=13
 // IR hash: 0e352469c8318999232cd8654369f1475b251773d46f56ee8367794c215781bb
 // error metrics (1000000 uniform samples, seed 0): ER 0.9762  ME +1.9872  MED 1536.6031  NMED 7.1554e-07  MRED 1.2201e-05  WCE 4096

@@ -1,4 +1,4 @@
-// LOA14: 32-bit adder, family LOA
+// LOA14: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=14
 // IR hash: 5756c8381f0f0faff9a8efb51dc72332cba72ee95937b7f11e04d79689fa1aad
 // error metrics (1000000 uniform samples, seed 0): ER 0.9822  ME +4.4448  MED 3073.2131  NMED 1.4311e-06  MRED 2.2620e-05  WCE 8192

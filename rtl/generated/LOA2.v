@@ -1,4 +1,4 @@
-// LOA2: 32-bit adder, family LOA
+// LOA2: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=2
 // IR hash: 0b27703f8a1532e7c419a3bdfb07651956fd190e5d71db9410e4268832a9c6ed
 // error metrics (1000000 uniform samples, seed 0): ER 0.4378  ME +0.2503  MED 0.6254  NMED 2.9124e-10  MRED 4.5198e-09  WCE 2

@@ -1,4 +1,4 @@
-// LOA3: 32-bit adder, family LOA
+// LOA3: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=3
 // IR hash: 5506657d0e58a81c154dec190fdd6305260c0cbf847a1b39f48f8a37afc9436f
 // error metrics (1000000 uniform samples, seed 0): ER 0.5777  ME +0.2469  MED 1.3734  NMED 6.3953e-10  MRED 1.3253e-08  WCE 4

@@ -1,4 +1,4 @@
-// LOA4: 32-bit adder, family LOA
+// LOA4: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=4
 // IR hash: f8429c87398910d3a89eea8fed1b9677579237c4dddb98216e0a3f8156d04db9
 // error metrics (1000000 uniform samples, seed 0): ER 0.6833  ME +0.2559  MED 2.8751  NMED 1.3388e-09  MRED 2.1231e-08  WCE 8

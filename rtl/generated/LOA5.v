@@ -1,4 +1,4 @@
-// LOA5: 32-bit adder, family LOA
+// LOA5: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=5
 // IR hash: c6c0fa66de85a532bf20eae3233887546c41ed364be70e46217a66c2714bf39d
 // error metrics (1000000 uniform samples, seed 0): ER 0.7625  ME +0.2479  MED 5.8784  NMED 2.7373e-09  MRED 4.8111e-08  WCE 16

@@ -1,4 +1,4 @@
-// LOA6: 32-bit adder, family LOA
+// LOA6: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=6
 // IR hash: c65c2dc0b5467d721f4d09af640caf2d8615091473aa182d5da608219ed1bdbf
 // error metrics (1000000 uniform samples, seed 0): ER 0.8218  ME +0.2320  MED 11.8787  NMED 5.5315e-09  MRED 8.5455e-08  WCE 32

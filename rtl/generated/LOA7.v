@@ -1,4 +1,4 @@
-// LOA7: 32-bit adder, family LOA
+// LOA7: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=7
 // IR hash: 9049d6028f6330f0e2bd03ce02fae333e983878e6c0f1f9aafbed5f11e4de5fd
 // error metrics (1000000 uniform samples, seed 0): ER 0.8662  ME +0.2399  MED 23.8618  NMED 1.1112e-08  MRED 1.8817e-07  WCE 64

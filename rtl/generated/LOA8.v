@@ -1,4 +1,4 @@
-// LOA8: 32-bit adder, family LOA
+// LOA8: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=8
 // IR hash: 869ea0c9dca1e30c27e386a21049c79401d53e415600c162cb95078dd27aaa3a
 // error metrics (1000000 uniform samples, seed 0): ER 0.8994  ME +0.2134  MED 47.8069  NMED 2.2262e-08  MRED 3.3144e-07  WCE 128

@@ -1,4 +1,4 @@
-// LOA9: 32-bit adder, family LOA
+// LOA9: signed 32 x signed 32 -> signed 32 adder, family LOA
 // parameters: width=32, l=9
 // IR hash: d921e632cedfa245516a3468e3de84afe67ca7ff33a89e972c93dc0afd5c538a
 // error metrics (1000000 uniform samples, seed 0): ER 0.9245  ME +0.3903  MED 95.8564  NMED 4.4637e-08  MRED 7.2751e-07  WCE 256

@@ -1,4 +1,4 @@
-// M1P10: 8-bit multiplier, family BoothR4
+// M1P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=10, neg=exact
 // IR hash: 3901b84f2fa141afbdf7e708bc797ab5549b6f605508f88396a7b06a524ffe4c
 // error metrics (exhaustive): ER 0.6755  ME -405.5000  MED 405.5000  NMED 2.4750e-02  MRED 3.9224e-01  WCE 2556

@@ -1,4 +1,4 @@
-// M1P12: 8-bit multiplier, family BoothR4
+// M1P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=12, neg=exact
 // IR hash: ffcf5e5fdbddd1fc410e7c556f7095785f3192ca449abe41d6dbb82da1edc3ef
 // error metrics (exhaustive): ER 0.6813  ME -1173.5000  MED 1173.5000  NMED 7.1625e-02  MRED 8.8762e-01  WCE 7497

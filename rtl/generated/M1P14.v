@@ -1,4 +1,4 @@
-// M1P14: 8-bit multiplier, family BoothR4
+// M1P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=14, neg=exact
 // IR hash: 357ea1430ad5663c449c0b23f8845d191bde38a5e461dc33947ed8029d01000d
 // error metrics (exhaustive): ER 0.6825  ME -2709.5000  MED 2709.5000  NMED 1.6537e-01  MRED 1.4780e+00  WCE 17340

@@ -1,4 +1,4 @@
-// M1P2: 8-bit multiplier, family BoothR4
+// M1P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=2, neg=exact
 // IR hash: f3d0ed89b2bbfd7e5bbfca07850f5d5d6691ecbe1bf42ecae695eb6f1f208e3d
 // error metrics (exhaustive): ER 0.2500  ME -0.5000  MED 0.5000  NMED 3.0518e-05  MRED 8.4876e-04  WCE 3

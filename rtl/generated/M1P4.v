@@ -1,4 +1,4 @@
-// M1P4: 8-bit multiplier, family BoothR4
+// M1P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=4, neg=exact
 // IR hash: fa863201500252adb127a7ed34051b9a0fab3ca2c2942d530b64bfe0230099aa
 // error metrics (exhaustive): ER 0.4062  ME -3.5000  MED 3.5000  NMED 2.1362e-04  MRED 5.5001e-03  WCE 21

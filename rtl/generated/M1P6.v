@@ -1,4 +1,4 @@
-// M1P6: 8-bit multiplier, family BoothR4
+// M1P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=6, neg=exact
 // IR hash: bc2a8ab5b9032eae40955314c2302e01587e6bd5bc82014335609ada690aacc4
 // error metrics (exhaustive): ER 0.5410  ME -21.5000  MED 21.5000  NMED 1.3123e-03  MRED 2.9903e-02  WCE 147

@@ -1,4 +1,4 @@
-// M1P8: 8-bit multiplier, family BoothR4
+// M1P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=8, neg=exact
 // IR hash: 433706d534ab3f32940d9a9e3d6fad90ba86fed24e142409a750c4804e28f6d9
 // error metrics (exhaustive): ER 0.6511  ME -117.5000  MED 117.5000  NMED 7.1716e-03  MRED 1.3708e-01  WCE 741

@@ -1,4 +1,4 @@
-// M2P10: 8-bit multiplier, family BoothR4
+// M2P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=10, neg=exact
 // IR hash: baab29e67befcad026fc195ea58b456dd2b852491b694db7de9afd264343fad1
 // error metrics (exhaustive): ER 0.9296  ME +405.2500  MED 494.7843  NMED 3.0199e-02  MRED 1.5505e+00  WCE 3243

@@ -1,4 +1,4 @@
-// M2P12: 8-bit multiplier, family BoothR4
+// M2P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=12, neg=exact
 // IR hash: c5f0749f888443a7df20a6dda2d3cf5ee0a0301550204784302d64e7747dda0b
 // error metrics (exhaustive): ER 0.9339  ME +1173.2500  MED 1490.6054  NMED 9.0979e-02  MRED 5.1946e+00  WCE 9387

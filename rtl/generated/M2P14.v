@@ -1,4 +1,4 @@
-// M2P14: 8-bit multiplier, family BoothR4
+// M2P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=14, neg=exact
 // IR hash: c3af1365bf77d35bc87d2bf07f8c45d144b16681bf1e32693ce7a35975537a32
 // error metrics (exhaustive): ER 0.9347  ME +2709.2500  MED 3612.1026  NMED 2.2047e-01  MRED 1.3549e+01  WCE 21675

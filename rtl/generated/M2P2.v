@@ -1,4 +1,4 @@
-// M2P2: 8-bit multiplier, family BoothR4
+// M2P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=2, neg=exact
 // IR hash: 7e8cd30cb09269baf9ba31b3fc34b41dcfc2ff173f05539afef78bf56b103c30
 // error metrics (exhaustive): ER 0.3750  ME +0.2500  MED 0.6250  NMED 3.8147e-05  MRED 1.0317e-03  WCE 3

@@ -1,4 +1,4 @@
-// M2P4: 8-bit multiplier, family BoothR4
+// M2P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=4, neg=exact
 // IR hash: 2c30d4303f7b3c260951f349d5fedcba88fb30d8615a146f29f387afa6909efe
 // error metrics (exhaustive): ER 0.6602  ME +3.2500  MED 4.7109  NMED 2.8753e-04  MRED 8.4244e-03  WCE 27

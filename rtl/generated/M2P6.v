@@ -1,4 +1,4 @@
-// M2P6: 8-bit multiplier, family BoothR4
+// M2P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=6, neg=exact
 // IR hash: 34d512068c969fc598c62d05945652718c029a1abbe9eebe7a9f7cec8a1f88d1
 // error metrics (exhaustive): ER 0.8240  ME +21.2500  MED 27.7236  NMED 1.6921e-03  MRED 5.9938e-02  WCE 171

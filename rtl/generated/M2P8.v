@@ -1,4 +1,4 @@
-// M2P8: 8-bit multiplier, family BoothR4
+// M2P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=8, neg=exact
 // IR hash: 683dbde5ecb1f6af759b2641b89896040ae4e849d455bb1ccadcf99770e3d129
 // error metrics (exhaustive): ER 0.9105  ME +117.2500  MED 142.9344  NMED 8.7240e-03  MRED 3.8578e-01  WCE 939

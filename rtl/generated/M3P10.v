@@ -1,4 +1,4 @@
-// M3P10: 8-bit multiplier, family BoothR4
+// M3P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=10, neg=cell
 // IR hash: b75fea9a90ee21f1c18e7d7477fbb00fb98fcb6c411e575b25a9c0d4bc1234c4
 // error metrics (exhaustive): ER 0.6755  ME -416.2500  MED 416.2500  NMED 2.5406e-02  MRED 3.9824e-01  WCE 2624

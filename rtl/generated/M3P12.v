@@ -1,4 +1,4 @@
-// M3P12: 8-bit multiplier, family BoothR4
+// M3P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=12, neg=cell
 // IR hash: ee2234098138da292dfcc6dac648df56d837035dc31e44d88eefcdb5d752d766
 // error metrics (exhaustive): ER 0.6813  ME -1184.2500  MED 1184.2500  NMED 7.2281e-02  MRED 8.9362e-01  WCE 7514

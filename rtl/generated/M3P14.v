@@ -1,4 +1,4 @@
-// M3P14: 8-bit multiplier, family BoothR4
+// M3P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=14, neg=cell
 // IR hash: f28b3e36b1f0d35ff32b2849f3976cb5cfaec0c423770ea2f2a89ab033b1dbd5
 // error metrics (exhaustive): ER 0.6825  ME -2720.2500  MED 2720.2500  NMED 1.6603e-01  MRED 1.4840e+00  WCE 17408

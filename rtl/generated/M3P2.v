@@ -1,4 +1,4 @@
-// M3P2: 8-bit multiplier, family BoothR4
+// M3P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=2, neg=cell
 // IR hash: 4cfcda18a8e0f87b2cf22d324602a6a8a64bfe861b2ff40df1efb3ee045f6b0f
 // error metrics (exhaustive): ER 0.2500  ME -0.7500  MED 0.7500  NMED 4.5776e-05  MRED 1.3021e-03  WCE 4

@@ -1,4 +1,4 @@
-// M3P4: 8-bit multiplier, family BoothR4
+// M3P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=4, neg=cell
 // IR hash: 231786593566ab289c1ee627ebe0629ec6cff63c87b3f69a26935d2dd333747d
 // error metrics (exhaustive): ER 0.4062  ME -4.2500  MED 4.2500  NMED 2.5940e-04  MRED 6.6314e-03  WCE 22

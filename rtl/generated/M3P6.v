@@ -1,4 +1,4 @@
-// M3P6: 8-bit multiplier, family BoothR4
+// M3P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=6, neg=cell
 // IR hash: 4b3bb38321fec05da60986013892e3144cf1cfb61ea685bdc30fa03fa7ed17e8
 // error metrics (exhaustive): ER 0.5410  ME -24.2500  MED 24.2500  NMED 1.4801e-03  MRED 3.2840e-02  WCE 164

@@ -1,4 +1,4 @@
-// M3P8: 8-bit multiplier, family BoothR4
+// M3P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE1, p=8, neg=cell
 // IR hash: 9d167fbb82bbf0a2cb6252c8117da54ebc1fffc8281a3f88733aa62fc28d6221
 // error metrics (exhaustive): ER 0.6511  ME -128.2500  MED 128.2500  NMED 7.8278e-03  MRED 1.4308e-01  WCE 758

@@ -1,4 +1,4 @@
-// M4P10: 8-bit multiplier, family BoothR4
+// M4P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=10, neg=cell
 // IR hash: b03b141a454a227e1c46588767944686a69c8f09a1aaeaf97be4c237632d6190
 // error metrics (exhaustive): ER 0.9313  ME +415.7500  MED 504.5886  NMED 3.0798e-02  MRED 1.6028e+00  WCE 3243

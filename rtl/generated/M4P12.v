@@ -1,4 +1,4 @@
-// M4P12: 8-bit multiplier, family BoothR4
+// M4P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=12, neg=cell
 // IR hash: ceeaaeab8c3b70e83d59046fbc0a811bdc1425882c8c17dc54b0300e1d1a835f
 // error metrics (exhaustive): ER 0.9345  ME +1183.7500  MED 1500.5990  NMED 9.1589e-02  MRED 5.2471e+00  WCE 9387

@@ -1,4 +1,4 @@
-// M4P14: 8-bit multiplier, family BoothR4
+// M4P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=14, neg=cell
 // IR hash: ecb8b6163da2a17b3712c74c47779924671aca75116ce2b9444fda18ff670e46
 // error metrics (exhaustive): ER 0.9350  ME +2719.7500  MED 3622.1716  NMED 2.2108e-01  MRED 1.3601e+01  WCE 21675

@@ -1,4 +1,4 @@
-// M4P2: 8-bit multiplier, family BoothR4
+// M4P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=2, neg=cell
 // IR hash: f8d446f125048ece5abc371896919258a8db4485f21644e6637c788d4cdf2c9c
 // error metrics (exhaustive): ER 0.3750  ME +0.2500  MED 0.6250  NMED 3.8147e-05  MRED 1.0317e-03  WCE 3

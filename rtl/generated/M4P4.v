@@ -1,4 +1,4 @@
-// M4P4: 8-bit multiplier, family BoothR4
+// M4P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=4, neg=cell
 // IR hash: d42a4a308f756b36d2e7afe39893e00f19e156e7584b34151f2d750d1a4e1590
 // error metrics (exhaustive): ER 0.6758  ME +3.7500  MED 5.1562  NMED 3.1471e-04  MRED 9.7545e-03  WCE 27

@@ -1,4 +1,4 @@
-// M4P6: 8-bit multiplier, family BoothR4
+// M4P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=6, neg=cell
 // IR hash: 5a255d3ecf734888d6a9c496ba80d204e5ddec275465b839c051efdc992389cb
 // error metrics (exhaustive): ER 0.8347  ME +23.7500  MED 30.0527  NMED 1.8343e-03  MRED 6.9208e-02  WCE 171

@@ -1,4 +1,4 @@
-// M4P8: 8-bit multiplier, family BoothR4
+// M4P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=ABE2, p=8, neg=cell
 // IR hash: 01939133b650d6d8a96abfe4f1a9467444acef928be9a71de7f5bb4647cda06c
 // error metrics (exhaustive): ER 0.9167  ME +127.7500  MED 152.4932  NMED 9.3074e-03  MRED 4.3742e-01  WCE 939

@@ -1,4 +1,4 @@
-// M5P10: 8-bit multiplier, family BoothR4
+// M5P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=10, neg=exact
 // IR hash: 910c25fe44230294b94510c1cd395b753e4787ac20885a0e6af7ba781610ca31
 // error metrics (exhaustive): ER 0.6731  ME -0.1250  MED 169.3088  NMED 1.0334e-02  MRED 8.6758e-02  WCE 1312

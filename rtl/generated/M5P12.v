@@ -1,4 +1,4 @@
-// M5P12: 8-bit multiplier, family BoothR4
+// M5P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=12, neg=exact
 // IR hash: 103b7a12a83470a7894f4c5373a2d0e2e2ce5a3ad34da3841ce4700c07b9f57f
 // error metrics (exhaustive): ER 0.6797  ME -0.1250  MED 502.6911  NMED 3.0682e-02  MRED 1.6440e-01  WCE 3680

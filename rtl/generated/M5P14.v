@@ -1,4 +1,4 @@
-// M5P14: 8-bit multiplier, family BoothR4
+// M5P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=14, neg=exact
 // IR hash: 6572b7d157422c7e8e275aff60e6b7e15fe1ce9ce1783b84db3a940eca2f1181
 // error metrics (exhaustive): ER 0.6809  ME -0.1250  MED 1180.5000  NMED 7.2052e-02  MRED 2.3532e-01  WCE 8704

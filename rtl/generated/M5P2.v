@@ -1,4 +1,4 @@
-// M5P2: 8-bit multiplier, family BoothR4
+// M5P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=2, neg=exact
 // IR hash: 69324e4a6c97beda1964b87ce01db3ef5d98639ab493d19952cef8f5968f41b4
 // error metrics (exhaustive): ER 0.1875  ME -0.1250  MED 0.2500  NMED 1.5259e-05  MRED 4.8226e-04  WCE 2

@@ -1,4 +1,4 @@
-// M5P4: 8-bit multiplier, family BoothR4
+// M5P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=4, neg=exact
 // IR hash: e6ef50043f2069751b7d7bff6d0b321ca16b53d8e4090040e47550d076eeddbb
 // error metrics (exhaustive): ER 0.3750  ME -0.1250  MED 1.8594  NMED 1.1349e-04  MRED 2.8382e-03  WCE 14

@@ -1,4 +1,4 @@
-// M5P6: 8-bit multiplier, family BoothR4
+// M5P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=6, neg=exact
 // IR hash: c33f761056e00c3337107b34020862164d05cbc48fc9e0397708a60656985e60
 // error metrics (exhaustive): ER 0.5273  ME -0.1250  MED 10.3691  NMED 6.3288e-04  MRED 1.1758e-02  WCE 82

@@ -1,4 +1,4 @@
-// M5P8: 8-bit multiplier, family BoothR4
+// M5P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=PPG2S, p=8, neg=exact
 // IR hash: 1c6b7196b440f1b3e86ff249907caa8bc912e317b2ae5f5add6d5057438978f5
 // error metrics (exhaustive): ER 0.6445  ME -0.1250  MED 51.5784  NMED 3.1481e-03  MRED 3.7829e-02  WCE 430

@@ -1,4 +1,4 @@
-// M6P0: 8-bit multiplier, family BoothR4
+// M6P0: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=0, neg=cell
 // IR hash: 4a5c48af7678e8eb6dbcf22f982ca5f35c015d8ec49ef7291d5f638cbf5e0190
 // error metrics (exhaustive): ER 0.0000  ME +0.0000  MED 0.0000  NMED 0.0000e+00  MRED 0.0000e+00  WCE 0

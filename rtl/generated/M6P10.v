@@ -1,4 +1,4 @@
-// M6P10: 8-bit multiplier, family BoothR4
+// M6P10: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=10, neg=cell
 // IR hash: 1ad5d78048e2b3fbad5901137880ed74924656c52e744686fef25c42b162999f
 // error metrics (exhaustive): ER 0.9955  ME -1248.2500  MED 1248.2500  NMED 7.6187e-02  MRED 1.4470e+00  WCE 3328

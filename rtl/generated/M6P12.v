@@ -1,4 +1,4 @@
-// M6P12: 8-bit multiplier, family BoothR4
+// M6P12: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=12, neg=cell
 // IR hash: 9cde6b5fb4e2b16622a42eb39761be3cdbd6ad4148d02ef4a13e5b5123e2dd41
 // error metrics (exhaustive): ER 0.9958  ME -3552.2500  MED 3552.2500  NMED 2.1681e-01  MRED 3.4192e+00  WCE 9472

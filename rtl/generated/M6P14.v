@@ -1,4 +1,4 @@
-// M6P14: 8-bit multiplier, family BoothR4
+// M6P14: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=14, neg=cell
 // IR hash: e9401a8240c6c19716747a55d16d0df0f458be85aca53759f0b0c0415a150754
 // error metrics (exhaustive): ER 0.9959  ME -8160.2500  MED 8160.2500  NMED 4.9806e-01  MRED 6.2640e+00  WCE 21760

@@ -1,4 +1,4 @@
-// M6P2: 8-bit multiplier, family BoothR4
+// M6P2: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=2, neg=cell
 // IR hash: 184661b920fdab4aa30b4b3f803b7cc37607153584267be3f86dccd25a72e0d5
 // error metrics (exhaustive): ER 0.6875  ME -1.7500  MED 1.7500  NMED 1.0681e-04  MRED 3.3468e-03  WCE 4

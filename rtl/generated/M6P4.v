@@ -1,4 +1,4 @@
-// M6P4: 8-bit multiplier, family BoothR4
+// M6P4: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=4, neg=cell
 // IR hash: dfdff2e7e9a92d57c8757aa1770f3d0124d31cec043b86069372c7fadbddccd2
 // error metrics (exhaustive): ER 0.9141  ME -12.2500  MED 12.2500  NMED 7.4768e-04  MRED 2.1385e-02  WCE 32

@@ -1,4 +1,4 @@
-// M6P6: 8-bit multiplier, family BoothR4
+// M6P6: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=6, neg=cell
 // IR hash: f6481b2eee88958141abf739087ca7c24823584acb313f4f592378c799f47744
 // error metrics (exhaustive): ER 0.9775  ME -72.2500  MED 72.2500  NMED 4.4098e-03  MRED 1.1106e-01  WCE 192

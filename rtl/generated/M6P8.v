@@ -1,4 +1,4 @@
-// M6P8: 8-bit multiplier, family BoothR4
+// M6P8: signed 8 x signed 8 -> signed 16 multiplier, family BoothR4
 // parameters: width=8, cell=TRUNC, p=8, neg=cell
 // IR hash: d0815957fb1ede9b6eba56deb4bedd904cc9dde6f4473bcfbcca447a91f95e63
 // error metrics (exhaustive): ER 0.9943  ME -384.2500  MED 384.2500  NMED 2.3453e-02  MRED 5.0328e-01  WCE 1024

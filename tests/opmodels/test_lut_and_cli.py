@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import opmodels
-from opmodels import catalog, lut
+from opmodels import artifacts, catalog, lut
 from tests.utils import ROOT, all_pairs, run_cli
 
 
@@ -37,7 +37,7 @@ def test_gen_lut_writes_table_record_and_c_header(tmp_path):
     meta = json.loads((tmp_path / "M4P8.json").read_text())
     assert meta["id"] == "M4P8" and meta["ir_hash"] == opmodels.get("M4P8").ir_hash
     assert meta["parameters"] == {"width": 8, "cell": "ABE2", "p": 8, "neg": "cell"}
-    assert meta["metrics"]["WCE"] == 939 and meta["sha256"] == lut.sha256(table)
+    assert meta["metrics"]["WCE"] == 939 and meta["sha256"] == artifacts.sha256(table)
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import opmodels
-from opmodels.backends import verilog
+from opmodels import artifacts
 from opmodels.cli import main
 from opmodels.verify import verify, verify_mac
 
@@ -84,7 +84,7 @@ def test_mac_streams_can_tell_adders_apart():
 
 # -- mutations: each must be reported as a mismatch with a counterexample -----------------------
 def _mutant(tmp_path, body_edit) -> Path:
-    text = verilog.convert(opmodels.get("M4P8"))
+    text = artifacts.verilog_source(opmodels.get("M4P8"))
     return _write(tmp_path / "mutant.v", body_edit(text))
 
 

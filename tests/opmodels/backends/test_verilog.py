@@ -11,8 +11,8 @@ import pytest
 import opmodels
 from opmodels import catalog
 from opmodels import ir
+from opmodels import artifacts
 from opmodels.backends import verilog
-from opmodels.operator import Operator
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "verification"))
@@ -22,7 +22,7 @@ HANDWRITTEN = ROOT / "rtl" / "handwritten"
 
 
 def test_module_header_and_ports():
-    text = verilog.convert(opmodels.get("M4P8"))
+    text = artifacts.verilog_source(opmodels.get("M4P8"))
     op = opmodels.get("M4P8")
     assert "module opm_m4p8 (a, b, y);" in text
     assert "input signed [7:0] a;" in text and "input signed [7:0] b;" in text
@@ -33,11 +33,11 @@ def test_module_header_and_ports():
 
 
 def test_rows_and_cells_are_named_wires():
-    text = verilog.convert(opmodels.get("M4P8"))
+    text = artifacts.verilog_source(opmodels.get("M4P8"))
     for j in range(4):
         for wire in (f"pp{j}", f"one{j}", f"two{j}", f"neg{j}", f"pp{j}_approx"):
             assert f"assign {wire} = " in text, wire
-    loa = verilog.convert(opmodels.get("LOA8"))
+    loa = artifacts.verilog_source(opmodels.get("LOA8"))
     assert "module opm_loa8 (a, b, y);" in loa and "input signed [31:0] a;" in loa
     assert "output signed [31:0] y;" in loa
     assert "assign low_or = a[7:0] | b[7:0];" in loa
@@ -60,14 +60,14 @@ def test_every_op_is_rendered():
     assert verilog.RENDERED_OPS == set(ir.Op)
     op = opm_fixtures.every_op()
     assert {n.op for n in op.graph.nodes} == set(ir.Op)
-    text = verilog.convert(op)
+    text = artifacts.verilog_source(op)
     assert "module opm_everyop (a, b, y);" in text
 
 
 def test_unknown_op_fails_loudly(monkeypatch):
     monkeypatch.delitem(verilog.RENDER, ir.Op.XOR)
     with pytest.raises(verilog.VerilogError, match="no rule for op"):
-        verilog.convert(opmodels.get("M1P2"))
+        artifacts.verilog_source(opmodels.get("M1P2"))
 
 
 def test_wire_names_are_legal_and_unique():
@@ -83,14 +83,14 @@ def test_checked_in_rtl_is_current():
     ids = [i for i in opmodels.catalog_ids() if i not in catalog._registered]  # not other tests' operators
     assert sorted(p.stem for p in GENERATED.glob("*.v")) == sorted(ids), "run: opmodels gen-verilog --all -o rtl/generated"
     for op_id in ids:
-        assert (GENERATED / f"{op_id}.v").read_text() == verilog.convert(opmodels.get(op_id)), \
+        assert (GENERATED / f"{op_id}.v").read_text() == artifacts.verilog_source(opmodels.get(op_id)), \
             f"rtl/generated/{op_id}.v is stale; run: opmodels gen-verilog --all -o rtl/generated"
 
 
 def test_cli_writes_one_file(tmp_path):
     from opmodels.cli import main
     assert main(["gen-verilog", "M4P8", "-o", str(tmp_path / "out")]) == 0
-    assert (tmp_path / "out" / "M4P8.v").read_text() == verilog.convert(opmodels.get("M4P8"))
+    assert (tmp_path / "out" / "M4P8.v").read_text() == artifacts.verilog_source(opmodels.get("M4P8"))
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["M4P8.v"]  # no temporary left behind
 
 
