@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import vectors
 from .errors import OpmodelsError
 
 EXHAUSTIVE_LIMIT = 1 << 20
@@ -36,38 +37,68 @@ class Metrics:
         return (f"{self.ER:.4f} {self.ME:+.4f} {self.MED:.4f} {self.NMED:.4e} {self.MRED:.4e} {self.WCE}")
 
 
-def operand_pairs(op, samples: int | None, seed: int):
-    """All pairs (as a broadcast grid) when there are few enough and no sample count is asked for."""
-    low, high = op.operand_range
-    if samples is None and (1 << (2 * op.width)) <= EXHAUSTIVE_LIMIT:
-        values = np.arange(low, high + 1, dtype=np.int64)
-        return values[:, None], values[None, :], True
-    if samples is not None and (not isinstance(samples, int) or samples < 1):
+CHUNK = 1 << 20  # pairs per step: memory stays flat however many samples are asked for
+
+
+def _check(samples, seed) -> None:
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
         raise OpmodelsError(f"samples must be a positive integer, not {samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise OpmodelsError(f"seed must be a non-negative integer, not {seed!r}")
+
+
+def operand_chunks(op, samples: int | None, seed: int):
+    """(exhaustive, chunks of (a, b) pairs): every pair when there are at most 2^20 of them and no
+    sample count is asked for, else ``samples`` (default 1,000,000) seeded uniform pairs."""
+    _check(samples, seed)
+    if samples is None and (1 << (op.a.width + op.b.width)) <= EXHAUSTIVE_LIMIT:
+        return True, [vectors.all_pairs(op)]
+    total = DEFAULT_SAMPLES if samples is None else samples
     rng = np.random.default_rng(seed)
-    n = DEFAULT_SAMPLES if samples is None else samples
-    return rng.integers(low, high, n, endpoint=True), rng.integers(low, high, n, endpoint=True), False
+
+    def chunks():
+        for start in range(0, total, CHUNK):
+            n = min(CHUNK, total - start)
+            yield (rng.integers(*op.a.range, n, endpoint=True, dtype=np.int64),
+                   rng.integers(*op.b.range, n, endpoint=True, dtype=np.int64))
+    return False, chunks()
+
+
+def largest_exact(op) -> int:
+    """The largest |exact result|: what NMED divides by (2^(2n-2) for signed n x n multipliers)."""
+    if op.kind == "multiplier":
+        return max(abs(x * y) for x in op.a.range for y in op.b.range)
+    return -op.y.range[0] if op.y.signed else op.y.range[1]
 
 
 def compute(op, samples: int | None = None, seed: int = 0) -> Metrics:
-    a, b, exhaustive = operand_pairs(op, samples, seed)
-    approx, exact = op.evaluate(a, b), op.exact(a, b)
-    if op.out_width > 62:  # the difference could overflow int64: take it in Python integers
-        approx, exact = approx.astype(object), exact.astype(object)
-    error = (approx - exact).ravel()
-    exact = np.broadcast_to(exact, approx.shape).ravel()
-    magnitude = np.abs(error).astype(np.float64)
-    nonzero = exact != 0
-    largest = 2.0 ** (2 * op.width - 2 if op.kind == "multiplier" else op.width - 1)
-    med = float(magnitude.mean())
+    exhaustive, chunks = operand_chunks(op, samples, seed)
+    pairs = wrong = nonzero_exact = 0
+    error_sum = magnitude_sum = relative_sum = 0.0
+    worst = 0
+    for a, b in chunks:
+        approx, exact = op.evaluate(a, b), op.exact(a, b)
+        if op.out_width > 62:  # the difference could overflow int64: take it in Python integers
+            approx, exact = approx.astype(object), exact.astype(object)
+        error = approx - exact
+        magnitude = np.abs(error).astype(np.float64)
+        nonzero = exact != 0
+        pairs += error.size
+        wrong += int(np.count_nonzero(error))
+        error_sum += float(error.astype(np.float64).sum())
+        magnitude_sum += float(magnitude.sum())
+        relative_sum += float((magnitude[nonzero] / np.abs(exact[nonzero]).astype(np.float64)).sum())
+        nonzero_exact += int(np.count_nonzero(nonzero))
+        worst = max(worst, int(np.abs(error).max()))
+    med = magnitude_sum / pairs
     return Metrics(
-        ER=float(np.count_nonzero(error) / error.size),
-        ME=float(error.astype(np.float64).mean()),
+        ER=wrong / pairs,
+        ME=error_sum / pairs,
         MED=med,
-        NMED=med / largest,
-        MRED=float((magnitude[nonzero] / np.abs(exact[nonzero]).astype(np.float64)).mean()),
-        WCE=int(np.abs(error).max()),
-        pairs=int(error.size),
+        NMED=med / largest_exact(op),
+        MRED=relative_sum / nonzero_exact if nonzero_exact else 0.0,
+        WCE=worst,
+        pairs=pairs,
         exhaustive=exhaustive,
         seed=None if exhaustive else seed,
     )

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
@@ -91,3 +92,18 @@ def test_family_parameters_name_and_parse_their_ids():
 def test_exact_names_are_distinct():
     assert opmodels.get("EXACT").width == 8
     assert opmodels.EXACT_PRODUCT.id == "exact-product" and not isinstance(opmodels.EXACT_PRODUCT, opmodels.Operator)
+
+
+@pytest.mark.parametrize("source,message", [
+    ("X = 3\n", "X is a int, not an Operator or a function returning one"),
+    ("def X(width):\n    pass\n", "calling X() failed: TypeError"),
+    ("def X():\n    raise RuntimeError('boom')\n", "calling X() failed: RuntimeError: boom"),
+    ("def X(:\n", "syntax error"),
+    ("raise ImportError('no dep')\n", "cannot import"),
+    ("def X():\n    return 3\n", "expected an Operator, got int"),
+])
+def test_load_from_reports_the_users_mistake_in_one_line(tmp_path, monkeypatch, clean_registry, source, message):
+    (tmp_path / "user_op_module.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(OpmodelsError, match=re.escape(message)):
+        opmodels.load_from("user_op_module:X")
