@@ -110,11 +110,42 @@ def cifar10(directory, split: str) -> TensorDataset:
         if not path.exists():
             raise NetsimError(f"CIFAR-10 file {name} not found in {str(directory)!r}; expected the python "
                               f"batches {', '.join(expected)} (from cifar-10-python.tar.gz)")
+        data, batch_labels = _read_cifar_batch(path)
+        images.append(data)
+        labels.append(batch_labels)
+    return _dataset(np.concatenate(images), np.concatenate(labels), directory)
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Admits only what a CIFAR-10 python batch holds (dicts, lists, bytes, ints and numpy arrays):
+    a crafted batch cannot name any other callable, so unpickling it cannot run code."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how Python 3 writes bytes in protocol 2 (numpy's array data)
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR-10 batch never holds")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 [N, 3, 32, 32], labels int64 [N]) of one batch, checked."""
+    try:
         with open(path, "rb") as handle:
-            batch = pickle.load(handle, encoding="bytes")
-        images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-    return _dataset(np.concatenate(images), np.concatenate(labels))
+            batch = _CifarUnpickler(handle, encoding="bytes").load()
+        data = batch[b"data"]
+        labels = np.asarray(batch[b"labels"])
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as error:
+        raise NetsimError(f"{path}: not a CIFAR-10 python batch (a pickled dict with b'data' and b'labels'): "
+                          f"{type(error).__name__}: {error}") from None
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise NetsimError(f"{path}: b'data' must be a uint8 array of shape [N, 3072], not "
+                          f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}")
+    if labels.shape != (len(data),) or labels.dtype.kind not in "iu" or (labels.size and (labels.min() < 0 or labels.max() > 9)):
+        raise NetsimError(f"{path}: b'labels' must be {len(data)} integers in 0..9")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
 def image_folder(directory, split: str) -> TensorDataset:
@@ -138,14 +169,21 @@ def image_folder(directory, split: str) -> TensorDataset:
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
         raise NetsimError(f"{root}: images have different shapes {sorted(shapes)}; resize them first")
-    return _dataset(np.stack(images), np.asarray(labels, dtype=np.int64))
+    return _dataset(np.stack(images), np.asarray(labels, dtype=np.int64), root)
 
 
 def _read_image(path: Path) -> np.ndarray:
     """An image as a C x H x W array (uint8 0..255 or float 0..1)."""
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        array = np.load(path)
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as error:
+            raise NetsimError(f"{path}: not a readable .npy image array: {error}") from None
+        if array.dtype.kind not in "uif" or (array.dtype.kind == "u" and array.dtype != np.uint8):
+            raise NetsimError(f"{path}: an .npy image must be uint8 0..255 or float 0..1, not {array.dtype}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise NetsimError(f"{path}: the image holds NaN or Inf values; images must be finite")
     elif suffix in (".pgm", ".ppm"):
         array = _read_netpbm(path)
     else:
@@ -154,7 +192,10 @@ def _read_image(path: Path) -> np.ndarray:
         except ImportError:
             raise NetsimError(f"{path}: reading {suffix} images needs Pillow (pip install pillow); "
                               f".npy, .pgm and .ppm work without it") from None
-        array = np.asarray(Image.open(path))
+        try:
+            array = np.asarray(Image.open(path))
+        except Exception as error:  # Pillow raises many kinds for a file that is not an image
+            raise NetsimError(f"{path}: not a readable {suffix} image: {error}") from None
     if array.ndim == 2:
         array = array[None]
     elif array.ndim == 3:
@@ -165,7 +206,15 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _read_netpbm(path: Path) -> np.ndarray:
-    data = path.read_bytes()
+    try:
+        return _parse_netpbm(path.read_bytes())
+    except NetsimError as error:
+        raise NetsimError(f"{path}: {error}") from None
+    except (ValueError, IndexError) as error:
+        raise NetsimError(f"{path}: not a binary 8-bit PGM (P5) or PPM (P6) image ({error})") from None
+
+
+def _parse_netpbm(data: bytes) -> np.ndarray:
     tokens, position = [], 0
     while len(tokens) < 4:  # magic, width, height, maxval, with # comments between
         while position < len(data) and data[position:position + 1].isspace():
@@ -177,19 +226,32 @@ def _read_netpbm(path: Path) -> np.ndarray:
         while position < len(data) and not data[position:position + 1].isspace():
             position += 1
         tokens.append(data[start:position])
-    magic, width, height, maxval = tokens[0], int(tokens[1]), int(tokens[2]), int(tokens[3])
-    if magic not in (b"P5", b"P6") or maxval > 255:
-        raise NetsimError(f"{path}: only binary 8-bit PGM (P5) and PPM (P6) are supported")
+        if position >= len(data) and len(tokens) < 4:
+            raise NetsimError("the header ends early; a PGM/PPM header is magic, width, height, maxval")
+    magic = tokens[0]
+    if magic not in (b"P5", b"P6"):
+        raise NetsimError(f"only binary 8-bit PGM (P5) and PPM (P6) are supported, not magic {magic[:8]!r}")
+    width, height, maxval = int(tokens[1]), int(tokens[2]), int(tokens[3])
+    if not (0 < width <= 65535 and 0 < height <= 65535 and 0 < maxval <= 255):
+        raise NetsimError(f"width {width}, height {height}, maxval {maxval}: need 1..65535 and maxval 1..255")
     channels = 1 if magic == b"P5" else 3
+    if len(data) - (position + 1) < width * height * channels:
+        raise NetsimError(f"truncated: {width}x{height}x{channels} needs {width * height * channels} bytes of "
+                          f"pixels, the file holds {max(0, len(data) - position - 1)}")
     body = np.frombuffer(data, dtype=np.uint8, offset=position + 1, count=width * height * channels)
     return body.reshape(height, width, channels).squeeze(-1) if channels == 1 else body.reshape(height, width, 3)
 
 
-def _dataset(images: np.ndarray, labels: np.ndarray) -> TensorDataset:
+def _dataset(images: np.ndarray, labels: np.ndarray, source="") -> TensorDataset:
     if images.dtype == np.uint8:
         x = torch.from_numpy(images.astype(np.float32) / 255.0)
     else:
         x = torch.from_numpy(np.asarray(images, dtype=np.float32))
+        bad = ~torch.isfinite(x)
+        if bad.any():  # a NaN would score as a wrong (or right) answer without a word
+            index = int(bad.flatten(1).any(1).nonzero()[0, 0])
+            raise NetsimError(f"{source}: image {index} holds NaN or Inf values; images must be finite "
+                              f"(uint8 0..255 or float 0..1)")
     return TensorDataset(x.contiguous(), torch.from_numpy(labels))
 
 
