@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,14 +73,35 @@ def check_writable(path) -> Path:
     return path
 
 
+def _reason(error: Exception) -> str:
+    """torch's first line, without its advice to load untrusted files with weights_only=False."""
+    text = str(error)
+    for line in text.splitlines():
+        if line.strip().startswith("Unsupported global:"):
+            return line.strip()
+    if "Unsupported operand" in text:
+        return "its bytes are not a torch.save file"
+    if "Weights only load failed" in text:
+        return "it holds objects other than tensors and plain types"
+    return f"{type(error).__name__}: {text.splitlines()[0] if text else 'unreadable'}"
+
+
 def load(path) -> Checkpoint:
     path = Path(path)
     if not path.exists():
         raise NetsimError(f"checkpoint {str(path)!r} not found (train one with `netsim train <model> -o {path}`)")
+    if path.is_dir():
+        raise NetsimError(f"checkpoint {str(path)!r} is a directory, not a file")
+    if path.stat().st_size == 0:
+        raise NetsimError(f"checkpoint {str(path)!r} is empty (0 bytes); was its training interrupted?")
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about legacy formats before failing on them
+            record = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a file that is not a checkpoint
-        raise NetsimError(f"{path} is not a readable torch checkpoint: {str(error).splitlines()[0]}") from None
+        raise NetsimError(f"{path} is not a netsim checkpoint or a torch state_dict ({_reason(error)}); "
+                          f"checkpoints are read without running code (weights_only), so files holding other "
+                          f"Python objects are refused") from None
     if isinstance(record, dict) and record.get("format") == FORMAT:
         if record.get("version") != VERSION:
             raise NetsimError(f"{path}: checkpoint version {record.get('version')} is not supported (need {VERSION})")
