@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import pickle
 import sys
 from pathlib import Path
 
@@ -195,6 +196,22 @@ def cache_dir() -> Path:
     return cache.cache_dir("numba")
 
 
+def drop_damaged_cache_files(source_path: Path) -> None:
+    """Delete numba's cache entries of this module that cannot be read back (a process killed while
+    numba wrote them): numba would raise on them in every later run instead of compiling again."""
+    for index in source_path.parent.glob(f"__pycache__/{source_path.stem}.*.nbi"):
+        entries = list(index.parent.glob(index.name[:-len(".nbi")] + ".*.nbc"))
+        try:
+            with open(index, "rb") as handle:
+                pickle.load(handle)              # numba's format: the version, then the pickled index
+                pickle.loads(handle.read())
+            for entry in entries:
+                pickle.loads(entry.read_bytes())
+        except Exception:  # any damage: drop the whole entry, numba compiles and writes it again
+            for damaged in [index, *entries]:
+                damaged.unlink(missing_ok=True)
+
+
 def load_module(source: str, stem: str):
     """Write ``source`` to ``<cache>/<stem>_<sha>.py`` (once; an unchanged file keeps its mtime, which
     numba's cache index checks) and import it under a unique module name."""
@@ -205,6 +222,7 @@ def load_module(source: str, stem: str):
     path = cache_dir() / f"{module_name}.py"
     if not path.exists() or path.read_text() != source:
         write_atomic(path, source)
+    drop_damaged_cache_files(path)
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
