@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from .. import artifacts
+from .. import artifacts, verification
 from ..catalog import catalog_ids, get
 from ..errors import OpmodelsError
 from ..files import prepare_directory
@@ -44,7 +44,6 @@ def _params(items) -> dict:
 
 def cmd_verify(args) -> int:
     """Exit 0 when every operator matches, 1 when one does not."""
-    from .. import verification  # tqdm and the benches' helpers only for this command
     ops = operators(args)
     verification.require_simulator(args.sim)
     vectors = _vectors(args.vectors)

@@ -17,10 +17,9 @@ operators. cocotb is imported only in the simulator's Python, by the benches.
 """
 from .combinational import Dut, generated_dut, user_dut, verify, verify_catalog, verify_many
 from .comparison import RANDOM_VECTORS, Result, check_vectors, compare, reference
-from .harness import harness
 from .mac import mac_model, mac_streams, verify_mac
 from .simulator import HDL_DIR, hdl_file, require_simulator
 
-__all__ = ["Dut", "HDL_DIR", "RANDOM_VECTORS", "Result", "check_vectors", "compare", "generated_dut", "harness",
-           "hdl_file", "mac_model", "mac_streams", "reference", "require_simulator", "user_dut", "verify",
-           "verify_catalog", "verify_many", "verify_mac"]
+__all__ = ["Dut", "HDL_DIR", "RANDOM_VECTORS", "Result", "check_vectors", "compare", "generated_dut", "hdl_file",
+           "mac_model", "mac_streams", "reference", "require_simulator", "user_dut", "verify", "verify_catalog",
+           "verify_many", "verify_mac"]

@@ -67,7 +67,8 @@ def verify_mac(mul: Operator, add: Operator, rtl: str = "generated", streams: in
     """Random streams of ``k`` products through the clocked MAC of ``hdl/opm_mac.v``, built from the
     generated modules of ``mul`` and ``add`` (``rtl="generated"``) or from the hand-written
     ``opm_booth_r4`` (exact only) and ``opm_loa`` (``rtl="handwritten"``)."""
-    require_operator(mul), require_operator(add)
+    require_operator(mul)
+    require_operator(add)
     _check_mac(mul, add, rtl)
     if streams < 1 or k < 1:
         raise OpmodelsError(f"streams and k must be positive, not {streams} and {k}")
@@ -83,7 +84,7 @@ def verify_mac(mul: Operator, add: Operator, rtl: str = "generated", streams: in
                    "OPM_MAC_ADD": "opm_loa", "OPM_MAC_ADD_PARAMS": f".W({add.width}),.L({add.params['l']})"}
     a, b, expected = mac_streams(mul, add, streams, k, seed)
     buffer = io.BytesIO()
-    np.savez(buffer, a=a, b=b, expected=expected, seed=seed)
+    np.savez(buffer, a=a, b=b, expected=expected, seed=seed, operand_range=mul.a.range)
     check, summary = write_atomic(work / "streams.npz", buffer.getvalue()), work / "summary.json"
     summary.unlink(missing_ok=True)
     what = f"the MAC with {mul.id} and {add.id}"

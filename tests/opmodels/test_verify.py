@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import opmodels
-from opmodels.verification import Dut, check_vectors, compare, harness, mac_model, reference
+from opmodels.verification import Dut, check_vectors, compare, mac_model, reference
+from opmodels.verification.harness import harness
 from tests.utils import booth_from_spec, wrap
 
 
