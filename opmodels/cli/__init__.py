@@ -3,8 +3,6 @@ metrics; :mod:`.cost`: cost; :mod:`.rtl`: gen-verilog, verify), one parser helpe
 handler (:mod:`.common`). User errors print one line ``opmodels: error: ...`` and exit 2."""
 from __future__ import annotations
 
-import sys
-
 from . import catalog, cost, rtl
 from .common import Commands, Parser, run
 
@@ -23,6 +21,3 @@ def build_parser() -> Parser:
 def main(argv=None) -> int:
     return run(build_parser, argv)
 
-
-if __name__ == "__main__":
-    sys.exit(main())
