@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import opmodels
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# cocotb's get_runner("icarus") exits the process when the tool is missing: skip before, with a reason.
+requires_icarus = pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
+                                     reason="Icarus Verilog (iverilog, vvp) is not installed")
 
 
 def all_pairs(width: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from opmodels import catalog
 from opmodels import OpmodelsError
 from opmodels.backends import verilog
 from opmodels.hdl_interface import Port, check_ports, expected_ports, interface, modules, parse
+from opmodels.verification import HDL_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.rtl, pytest.mark.skipif(shutil.which("iverilog") is None,
@@ -30,13 +31,13 @@ def test_every_generated_module_parses_with_the_ir_interface():
 @pytest.mark.parametrize("top, op_id, params", [("opm_booth_r4", "EXACT", {}), ("opm_booth_r4", "EXACTW16", {"N": 16}),
                                                 ("opm_loa", "LOA8", {"L": 8}), ("opm_loa", "LOA3W12", {"W": 12})])
 def test_handwritten_modules_have_the_operator_interface(top, op_id, params):
-    source = ROOT / "rtl" / "handwritten" / f"{top}.v"
+    source = HDL_DIR / f"{top}.v"
     ports = check_ports([source], top, opmodels.get(op_id), params=params, require_signed=True)
     assert [p.name for p in ports] == ["a", "b", "y"]
 
 
 def test_handwritten_mac_interface():
-    found = modules(parse([ROOT / "rtl" / "handwritten" / f for f in ("opm_mac.v", "opm_booth_r4.v", "opm_loa.v")]))
+    found = modules(parse([HDL_DIR / f for f in ("opm_mac.v", "opm_booth_r4.v", "opm_loa.v")]))
     assert interface(found["opm_mac"], {"N": 8, "W": 32}) == [
         Port("clk", "input", 1, False), Port("clear", "input", 1, False), Port("enable", "input", 1, False),
         Port("a", "input", 8, True), Port("b", "input", 8, True), Port("acc", "output", 32, True)]

@@ -1,12 +1,10 @@
-"""RTL co-verification (pytest entry; the cocotb checkers are verification/opm_*_bench.py).
+"""RTL co-verification (pytest entry; the cocotb benches are opmodels/verification/benches/).
 
 Generated modules and the hand-written reference RTL are simulated with cocotb on Icarus and compared
 with the model: every pair for 8-bit operators, seeded random pairs plus corners for wider ones, and
 streams through the clocked MAC. Mutated modules must be caught with a counterexample.
 """
 import re
-import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,15 +13,12 @@ import pytest
 import opmodels
 from opmodels import artifacts
 from opmodels.cli import main
+from opmodels.verification import HDL_DIR, fixtures, mac_model
 from opmodels.verify import verify, verify_mac
+from tests.utils import requires_icarus
 
-ROOT = Path(__file__).resolve().parents[2]
-HANDWRITTEN = ROOT / "rtl" / "handwritten"
-sys.path.insert(0, str(ROOT / "verification"))
-
-pytestmark = [pytest.mark.rtl,
-              pytest.mark.skipif(shutil.which("iverilog") is None or shutil.which("vvp") is None,
-                                 reason="Icarus Verilog (iverilog, vvp) is not installed")]
+get = opmodels.get
+pytestmark = [pytest.mark.rtl, requires_icarus]  # before get_runner, which would exit the process
 
 
 def _write(path: Path, text: str) -> Path:
@@ -33,53 +28,54 @@ def _write(path: Path, text: str) -> Path:
 
 @pytest.mark.parametrize("op_id", ["M4P8", "M6P14", "M1P2", "EXACT"])
 def test_generated_8bit_operator_matches_lut(op_id):
-    result = verify(op_id)
+    result = verify(get(op_id))
     assert (result.vectors, result.mismatches) == (65536, 0)
 
 
 def test_generated_loa_width_32_random_and_corners():
-    result = verify("LOA8", vectors="50000", seed=1)
+    result = verify(get("LOA8"), vectors=50000, seed=1)
     assert result.vectors > 50000 and result.mismatches == 0
 
 
 def test_generated_16bit_multiplier_random_and_corners():
-    result = verify("M4P20W16", vectors="20000", seed=2)
+    result = verify(get("M4P20W16"), vectors=20000, seed=2)
     assert result.vectors > 20000 and result.mismatches == 0
 
 
 def test_every_ir_op_simulates_like_the_interpreter():
-    import opm_fixtures
-    op = opm_fixtures.every_op()
-    result = verify(op, from_specs=["opm_fixtures:every_op"])
+    result = verify(fixtures.every_op())  # not registered: the bench needs no id
     assert (result.vectors, result.mismatches) == (65536, 0)
 
 
+def test_cli_verifies_an_operator_loaded_with_from(capsys):
+    assert main(["verify", "--from", "opmodels.verification.fixtures:every_op"]) == 0
+    assert "EVERYOP" in capsys.readouterr().out
+
+
 def test_handwritten_booth_is_exact():
-    result = verify("EXACT", verilog=HANDWRITTEN / "opm_booth_r4.v", top="opm_booth_r4")
+    result = verify(get("EXACT"), verilog=HDL_DIR / "opm_booth_r4.v", top="opm_booth_r4")
     assert (result.vectors, result.mismatches) == (65536, 0)
 
 
 def test_handwritten_loa_matches_generated_model():
-    result = verify("LOA6W16", verilog=HANDWRITTEN / "opm_loa.v", top="opm_loa", params={"W": 16, "L": 6},
-                    vectors="20000")
+    result = verify(get("LOA6W16"), verilog=HDL_DIR / "opm_loa.v", top="opm_loa", params={"W": 16, "L": 6},
+                    vectors=20000)
     assert result.vectors > 20000 and result.mismatches == 0
 
 
 @pytest.mark.parametrize("mul, add, rtl", [("M4P8", "LOA8", "generated"), ("EXACT", "LOA0", "generated"),
                                            ("EXACT", "LOA6", "handwritten")])
 def test_mac_streams_match_spec_section_8(mul, add, rtl):
-    result = verify_mac(mul, add, rtl=rtl, streams=12, k=48, seed=3)
+    result = verify_mac(get(mul), get(add), rtl=rtl, streams=12, k=48, seed=3)
     assert result.vectors == 12 * 48 and result.mismatches == 0
 
 
 def test_mac_streams_can_tell_adders_apart():
     """The bench's streams are long and wide enough that a LOA accumulator differs from an exact one
     (so a MAC built with the wrong adder would be caught)."""
-    import opm_mac_bench
     mul, rng = opmodels.get("M4P8"), np.random.default_rng(3)
     a, b = rng.integers(-128, 128, 48), rng.integers(-128, 128, 48)
-    assert opm_mac_bench.mac_model(mul, opmodels.get("LOA8"), a, b) != \
-        opm_mac_bench.mac_model(mul, opmodels.get("LOA0"), a, b)
+    assert mac_model(mul, opmodels.get("LOA8"), a, b) != mac_model(mul, opmodels.get("LOA0"), a, b)
 
 
 # -- mutations: each must be reported as a mismatch with a counterexample -----------------------
@@ -99,14 +95,14 @@ def test_mutation_one_gate_changed(tmp_path):
     gate = re.compile(r"assign two1 = (\w+) & (\w+);")  # row 1's "two" encoder gate: AND -> OR
     source = _mutant(tmp_path, lambda t: gate.sub(r"assign two1 = \1 | \2;", t, count=1))
     assert re.search(r"assign two1 = \w+ \| \w+;", source.read_text())
-    _assert_caught(verify("M4P8", verilog=source, top="opm_m4p8", work_dir=tmp_path / "build"))
+    _assert_caught(verify(get("M4P8"), verilog=source, top="opm_m4p8", work_dir=tmp_path / "build"))
 
 
 def test_mutation_operands_swapped(tmp_path):
     inner = _mutant(tmp_path, lambda t: t)
     wrapper = _write(tmp_path / "swapped.v", "module swapped (a, b, y);\n  input signed [7:0] a, b;\n"
                      "  output signed [15:0] y;\n  opm_m4p8 inner (.a(b), .b(a), .y(y));\nendmodule\n")
-    _assert_caught(verify("M4P8", verilog=[inner, wrapper], top="swapped", work_dir=tmp_path / "build"))
+    _assert_caught(verify(get("M4P8"), verilog=[inner, wrapper], top="swapped", work_dir=tmp_path / "build"))
 
 
 def test_mutation_output_bit_stuck(tmp_path, capsys):
@@ -174,7 +170,7 @@ def test_whole_catalog(capsys):
 @pytest.mark.slow
 def test_16bit_multipliers_200k(capsys):
     for op_id in ("M4P20W16", "M1P12W16", "EXACTW16"):
-        result = verify(op_id)
+        result = verify(get(op_id))
         assert result.vectors > 200_000 and result.mismatches == 0, op_id
 
 

@@ -13,12 +13,10 @@ from opmodels import catalog
 from opmodels import ir
 from opmodels import artifacts
 from opmodels.backends import verilog
+from opmodels.verification import HDL_DIR, fixtures
 
 ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "verification"))
-import opm_fixtures  # noqa: E402  (verification/ holds the operators the RTL benches share)
 GENERATED = ROOT / "rtl" / "generated"
-HANDWRITTEN = ROOT / "rtl" / "handwritten"
 
 
 def test_module_header_and_ports():
@@ -58,7 +56,7 @@ def test_small_module_golden():
 
 def test_every_op_is_rendered():
     assert verilog.RENDERED_OPS == set(ir.Op)
-    op = opm_fixtures.every_op()
+    op = fixtures.every_op()
     assert {n.op for n in op.graph.nodes} == set(ir.Op)
     text = artifacts.verilog_source(op)
     assert "module opm_everyop (a, b, y);" in text
@@ -101,7 +99,8 @@ def test_cli_unknown_id_is_one_line(capsys):
 
 
 def test_no_simulator_imports_at_import_time():
-    code = ("import sys, opmodels, opmodels.cli, opmodels.verify, opmodels.hdl_interface, opmodels.backends.verilog;"
+    code = ("import sys, opmodels, opmodels.cli, opmodels.verify, opmodels.verification, opmodels.hdl_interface, "
+            "opmodels.backends.verilog;"
             "opmodels.cli.build_parser();"
             "bad = [m for m in ('cocotb', 'cocotb_tools', 'pyverilog', 'torch', 'numba') if m in sys.modules];"
             "assert not bad, bad")
@@ -110,18 +109,18 @@ def test_no_simulator_imports_at_import_time():
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="iverilog is not installed")
 def test_all_rtl_is_plain_verilog_2005():
-    files = sorted(GENERATED.glob("*.v")) + sorted(HANDWRITTEN.glob("*.v"))
+    files = sorted(GENERATED.glob("*.v")) + sorted(HDL_DIR.glob("*.v"))
     result = subprocess.run(["iverilog", "-g2005", "-Wall", "-o", os.devnull, *map(str, files)],
                             capture_output=True, text=True)
     assert result.returncode == 0 and not result.stdout + result.stderr, result.stdout + result.stderr
 
 
 @pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed")
-@pytest.mark.parametrize("files, top", [(["generated/M4P8.v"], "opm_m4p8"), (["generated/LOA8.v"], "opm_loa8"),
-                                        (["handwritten/opm_booth_r4.v", "handwritten/opm_loa.v",
-                                          "handwritten/opm_mac.v"], "opm_mac")])
+@pytest.mark.parametrize("files, top", [([GENERATED / "M4P8.v"], "opm_m4p8"), ([GENERATED / "LOA8.v"], "opm_loa8"),
+                                        ([HDL_DIR / "opm_booth_r4.v", HDL_DIR / "opm_loa.v", HDL_DIR / "opm_mac.v"],
+                                         "opm_mac")])
 def test_rtl_synthesises(tmp_path, files, top):
-    paths = " ".join(str(ROOT / "rtl" / f) for f in files)
+    paths = " ".join(map(str, files))
     result = subprocess.run(["yosys", "-p", f"read_verilog {paths}; synth -top {top}; stat"],
                             capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr

@@ -1,5 +1,6 @@
-"""Operators used by the test suite's RTL checks, loadable with ``--from opm_fixtures:every_op``
-(``verification/`` is on the simulator's Python path)."""
+"""An operator whose graph uses every IR op, to check that a backend renders each op and that the
+simulated result equals the interpreter's (``opmodels verify --from
+opmodels.verification.fixtures:every_op``)."""
 from __future__ import annotations
 
 from opmodels import ir

@@ -1,0 +1,87 @@
+"""Commands about the catalog's operators: ``list``, ``show``, ``gen-lut``, ``metrics``."""
+from __future__ import annotations
+
+import json
+import time
+
+from .. import artifacts, lut
+from ..catalog import catalog_ids, get, multipliers_8bit
+from ..errors import OpmodelsError
+from ..files import prepare_directory
+from ..metrics import NAMES
+from .common import operators
+
+
+def cmd_list(args) -> int:
+    rows = [(op, op.metrics()) for op in map(get, catalog_ids())]
+    if args.json:
+        print(json.dumps([{"id": op.id, "family": op.family, "kind": op.kind, "parameters": op.params,
+                           "ir_hash": op.ir_hash, "metrics": m.as_dict()} for op, m in rows], indent=2))
+        return 0
+    print(f"{'id':<8} {'family':<8} {'kind':<10} {'NMED':>10} {'ER':>7}  parameters")
+    for op, m in rows:
+        params = " ".join(f"{k}={v}" for k, v in op.params.items())
+        sampled = "" if m.exhaustive else "  (sampled)"
+        print(f"{op.id:<8} {op.family:<8} {op.kind:<10} {m.NMED:>10.4e} {m.ER:>7.4f}  {params}{sampled}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    for op in operators(args, allow_all=False):
+        m = op.metrics()
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(op.graph.op_counts().items()))
+        print(f"{op.id}: {op.width}-bit {op.kind}, family {op.family}")
+        print("parameters: " + (" ".join(f"{k}={v}" for k, v in op.params.items()) or "-"))
+        print(f"ports: a signed [{op.width - 1}:0], b signed [{op.width - 1}:0] -> y signed [{op.out_width - 1}:0]")
+        print(f"IR: {len(op.graph.nodes)} nodes ({counts}); hash {op.ir_hash}")
+        if op.structure:
+            print("structure:\n  " + op.structure.replace("\n", "\n  "))
+        how = "exhaustive" if m.exhaustive else f"{m.pairs} samples, seed {m.seed}"
+        print(f"metrics ({how}): " + "  ".join(f"{k} {_fmt(k, getattr(m, k))}" for k in NAMES))
+    return 0
+
+
+def _fmt(name: str, value) -> str:
+    return {"ER": f"{value:.4f}", "ME": f"{value:+.4f}", "MED": f"{value:.4f}", "WCE": f"{value}"}.get(name, f"{value:.4e}")
+
+
+def cmd_gen_lut(args) -> int:
+    ops = operators(args)
+    for op in ops:  # every check before the first file is written
+        if op.width != lut.LUT_WIDTH:
+            raise OpmodelsError(f"{op.id} has {op.width}-bit operands; lookup tables exist for 8-bit operators only")
+    directory = prepare_directory(args.output)
+    start = time.perf_counter()
+    formats = ("npy", "c") if args.format == "c" else ("npy",)
+    for op in ops:
+        artifacts.write_lut(op, directory, formats)
+    print(f"wrote {len(ops)} table(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
+    return 0
+
+
+def cmd_metrics(args) -> int:
+    records = [(op, op.metrics(samples=args.samples, seed=args.seed)) for op in operators(args)]
+    if args.json:
+        print(json.dumps({op.id: m.as_dict() for op, m in records}, indent=2))
+        return 0
+    print(f"{'id':<10} {'ER':>7} {'ME':>11} {'MED':>11} {'NMED':>11} {'MRED':>11} {'WCE':>8}  pairs")
+    for op, m in records:
+        how = "all" if m.exhaustive else f"{m.pairs} sampled, seed {m.seed}"
+        print(f"{op.id:<10} {m.ER:>7.4f} {m.ME:>+11.4f} {m.MED:>11.4f} {m.NMED:>11.4e} {m.MRED:>11.4e} "
+              f"{m.WCE:>8}  {m.pairs} ({how})")
+    return 0
+
+
+def add_commands(commands) -> None:
+    sub = commands.add("list", cmd_list, "every catalog operator with its family, parameters, NMED and ER", ids=False)
+    sub.add_argument("--json", action="store_true")
+    commands.add("show", cmd_show, "parameters, structure and error metrics of an operator")
+    sub = commands.add("gen-lut", cmd_gen_lut, "write 256x256 lookup tables of 8-bit operators",
+                       all_ids=lambda: ["EXACT", *multipliers_8bit()])
+    sub.add_argument("-o", "--output", default="luts", help="output directory (default: luts)")
+    sub.add_argument("--format", choices=lut.FORMATS, default="npy", help="npy (+json), or c: also a C header")
+    sub = commands.add("metrics", cmd_metrics, "ER ME MED NMED MRED WCE (exhaustive for 8-bit, else sampled)",
+                       all_ids=catalog_ids)
+    sub.add_argument("--samples", type=int, default=None, help="sample this many uniform pairs")
+    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--json", action="store_true")

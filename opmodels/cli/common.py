@@ -1,0 +1,73 @@
+"""What every command group shares: the parser (whose errors are user errors), the one place where
+ids become operators, the progress bar, and the one error handler of ``main``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import catalog
+from ..errors import OpmodelsError
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other user error
+        raise OpmodelsError(message)
+
+
+class Commands:
+    """Adds subcommands that share ``--from`` and, where asked, operator ids and ``--all``."""
+
+    def __init__(self, parser: Parser):
+        self._sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+        self._byo = Parser(add_help=False)
+        self._byo.add_argument("--from", dest="from_", action="append", metavar="MODULE:ATTR",
+                               help="load a user operator (an Operator or a function returning one) and register it")
+
+    def add(self, name: str, func, help: str, ids: bool = True, all_ids=None) -> Parser:
+        sub = self._sub.add_parser(name, help=help, parents=[self._byo])
+        sub.set_defaults(func=func, all_ids=all_ids)
+        if ids:
+            sub.add_argument("ids", nargs="*", metavar="ID", help="operator ids, e.g. M4P8, LOA8, M4P20W16")
+        if all_ids:
+            sub.add_argument("--all", action="store_true", help="every operator this command applies to")
+        return sub
+
+
+def operators(args, allow_all: bool = True) -> list:
+    """The operators a command names (ids, ``--all``, ``--from``): strings become operators here."""
+    for spec in args.from_ or []:
+        op = catalog.load_from(spec)
+        if not args.ids and not getattr(args, "all", False):
+            args.ids.append(op.id)
+    if allow_all and getattr(args, "all", False):
+        if args.ids:
+            raise OpmodelsError("give operator ids or --all, not both")
+        return [catalog.get(i) for i in args.all_ids()]
+    if not args.ids:
+        raise OpmodelsError("name at least one operator id (see `opmodels list`)" +
+                            (" or --all" if allow_all else ""))
+    return [catalog.get(i) for i in args.ids]
+
+
+def progress(items, desc: str):
+    try:
+        from tqdm import tqdm
+    except ImportError:  # tqdm comes with the extras, the core does not need it
+        return items
+    return tqdm(items, desc=desc, unit="op", file=sys.stderr, disable=len(items) < 4)
+
+
+def run(build_parser, argv=None) -> int:
+    """Parse and run one command. A user error is one line ``opmodels: error: ...`` and exit status 2;
+    anything else is a bug and keeps its traceback."""
+    try:
+        args = build_parser().parse_args(argv)
+        if not hasattr(args, "ids"):
+            args.ids = []
+        return args.func(args)
+    except OpmodelsError as error:
+        print(f"opmodels: error: {error}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `opmodels list | head`
+        sys.stderr.close()
+        return 0

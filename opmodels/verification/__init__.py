@@ -1,0 +1,25 @@
+"""RTL co-verification: an operator's Verilog (generated, or your own) simulated with cocotb on Icarus
+and compared with the model. Installed with the package: benches, harness and reference Verilog.
+
+One concern per module:
+
+- :mod:`.comparison`: the vectors of a check (from :mod:`opmodels.vectors`), their reference results,
+  the comparison of result words, :class:`Result`;
+- :mod:`.harness`: the generated Verilog harness and the files it exchanges with the bench;
+- :mod:`.simulator`: Icarus present, the package's HDL files, building and running one cocotb bench;
+- :mod:`.combinational`: :func:`verify` and :func:`verify_catalog` (generated or user modules);
+- :mod:`.mac`: :func:`verify_mac`, the clocked MAC of ``hdl/opm_mac.v``;
+- ``benches/``: the cocotb test modules the simulator's Python runs; ``hdl/``: hand-written
+  reference Verilog (exact Booth, LOA, MAC), package data.
+
+Every function takes :class:`~opmodels.Operator` objects; only the command line turns ids into
+operators. cocotb is imported only in the simulator's Python, by the benches.
+"""
+from .combinational import Dut, generated_dut, user_dut, verify, verify_catalog, verify_many
+from .comparison import RANDOM_VECTORS, Result, check_vectors, compare, reference
+from .mac import mac_model, mac_streams, verify_mac
+from .simulator import HDL_DIR, hdl_file, require_simulator
+
+__all__ = ["Dut", "HDL_DIR", "RANDOM_VECTORS", "Result", "check_vectors", "compare", "generated_dut", "hdl_file",
+           "mac_model", "mac_streams", "reference", "require_simulator", "user_dut", "verify", "verify_catalog",
+           "verify_many", "verify_mac"]

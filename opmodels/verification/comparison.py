@@ -1,0 +1,67 @@
+"""What a combinational check runs and how its results are judged: the operand pairs (from
+:mod:`opmodels.vectors`, the one pair generator), the reference result of each pair, and the
+comparison of the simulator's result words with those references.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import lut
+from ..vectors import check_pairs, corner_pairs, random_pairs
+
+RANDOM_VECTORS = 200_000  # operators wider than 8 + 8 bits: this many seeded random pairs, then the corners
+
+
+def check_vectors(op, count: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) pairs of a check, int64. ``count=None``: every pair up to 8 + 8 operand bits, else
+    200,000 seeded random pairs plus every pair of corners; ``count=N``: N random pairs plus the
+    corners, whatever the width."""
+    if count is None:
+        return check_pairs(op, RANDOM_VECTORS, seed)
+    if count < 1:
+        raise ValueError(f"the number of random vectors must be positive, not {count}")
+    (ra, rb), (ca, cb) = random_pairs(op, count, seed), corner_pairs(op)
+    return np.concatenate([ra, ca]), np.concatenate([rb, cb])
+
+
+def reference(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """What the RTL must compute, int64: the LUT for 8-bit multipliers (so the table a user loads is
+    what the hardware was checked against), the reference interpreter otherwise."""
+    if op.kind == "multiplier" and op.a.width == op.b.width == lut.LUT_WIDTH:
+        return op.lut().astype(np.int64)[a & 0xFF, b & 0xFF]
+    return op.evaluate(a, b)
+
+
+def compare(op_id: str, y, a, b, expected, got: list, limit: int = 10) -> dict:
+    """Compare result words read from the simulator (``None``: x/z bits) with ``expected``; ``y`` is
+    the result port (its width and signedness say how a word reads)."""
+    if len(got) != len(expected):
+        raise RuntimeError(f"the harness returned {len(got)} results for {len(expected)} vectors")
+    unknown = np.array([g is None for g in got], dtype=bool)
+    words = np.array([0 if g is None else g for g in got], dtype=np.uint64)
+    values = y.read(words)
+    bad = np.flatnonzero(unknown | (values != expected))
+    examples = [[int(a[i]), int(b[i]), int(expected[i]), None if unknown[i] else int(values[i])]
+                for i in bad[:limit]]
+    return {"operator": op_id, "vectors": int(len(expected)), "mismatches": int(len(bad)),
+            "counterexamples": examples}
+
+
+@dataclass
+class Result:
+    """One module checked: vectors (or MAC products) driven, mismatches with the first counterexamples,
+    the bench's time and, when something differed or the build was kept, its log."""
+
+    operator: str
+    top: str
+    vectors: int = 0
+    mismatches: int = 0
+    counterexamples: list = field(default_factory=list)
+    seconds: float = 0.0
+    log: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.vectors > 0 and self.mismatches == 0
