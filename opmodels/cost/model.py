@@ -199,6 +199,9 @@ def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_ca
 def baseline_id(op) -> str:
     """The catalog id of the exact operator of the same kind and width: what relative figures are
     relative to (the caller resolves it)."""
+    if op.a.width != op.b.width:
+        raise OpmodelsError(f"{op.id}: no exact baseline in the catalog for operands of {op.a.width} and "
+                            f"{op.b.width} bits")
     if op.kind == "multiplier":
         return "EXACT" if op.width == 8 else f"EXACTW{op.width}"
     return "LOA0" if op.width == 32 else f"LOA0W{op.width}"

@@ -182,6 +182,14 @@ def test_cost_takes_an_operator_not_an_id():
         cost.cost("M4P8")
 
 
+def test_baseline_is_the_exact_operator_of_the_kind_and_width():
+    assert [cost.baseline_id(opmodels.get(i)) for i in ("M4P8", "M4P20W16", "LOA3", "LOA2W16")] == \
+        ["EXACT", "EXACTW16", "LOA0", "LOA0W16"]
+    mixed = opmodels.Operator.from_function("MIX", "multiplier", (8, 4), lambda a, b: a.sext(12) + b.sext(12))
+    with pytest.raises(OpmodelsError, match="MIX: no exact baseline in the catalog for operands of 8 and 4 bits"):
+        cost.baseline_id(mixed)
+
+
 def _areas(ids) -> list[float]:
     return [opmodels.get(i).cost(samples=2).area_nand2 for i in ids]
 
