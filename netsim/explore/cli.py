@@ -13,6 +13,7 @@ from opmodels.errors import OpmodelsError
 from opmodels.files import prepare_directory, write_atomic
 
 from ..errors import NetsimError
+from .cost import describe
 
 COMMANDS = ("resilience", "dse", "search", "report")
 
@@ -169,7 +170,7 @@ def cmd_dse(args) -> None:
     write_table(out, stem, result["rows"], summary=result["summary"])
     plots.dse_plot(result, out / f"{stem}.png")
     summary = result["summary"]
-    print(f"baseline {100 * summary['baseline_accuracy']:.2f}%, cost: {summary['cost_source']}")
+    print(f"baseline {100 * summary['baseline_accuracy']:.2f}%, cost: {describe(summary['cost_source'])}")
     for row in result["rows"]:
         after = f"  fine-tuned {100 * row['accuracy_finetuned']:.2f}%" if "accuracy_finetuned" in row else ""
         print(f"  {row['multiplier']:>6}  area {row['relative_area']:.3f}  accuracy {100 * row['accuracy']:.2f}%{after}")

@@ -8,6 +8,7 @@ from pathlib import Path
 from opmodels.files import write_atomic
 
 from ..errors import NetsimError
+from .cost import describe
 
 ZOOM = 0.03  # the DSE plot's zoomed row spans the baseline accuracy -3 .. +0.75 points
 TITLES = {"w_bits": "weight bits", "a_bits": "activation bits", "multiplier": "multiplier P",
@@ -125,7 +126,7 @@ def dse_plot(result: dict, path) -> Path:
             ax.annotate(best["multiplier"], (best["cost"], 100 * best["accuracy"]), fontsize=7,
                         xytext=(-30, -18), textcoords="offset points", arrowprops={"arrowstyle": "->", "lw": 0.6})
         ax.set_title(title if ax in axes[0] else f"{title}, zoom")
-        ax.set_xlabel(f"relative area ({result['summary']['cost_source']})")
+        ax.set_xlabel(f"relative area ({describe(result['summary'].get('cost_source'))})")
     near = [r["relative_area"] for r in rows for column, _, _ in stages if r[column] >= base - ZOOM]
     for ax in axes[1]:
         ax.set_ylim(100 * (base - ZOOM), 100 * (base + ZOOM / 4))
@@ -147,7 +148,7 @@ def search_plot(result: dict, path) -> Path:
     ax.step([p["cost"] for p in front], [100 * p["accuracy"] for p in front], where="post", color="red",
             marker="o", markersize=3, lw=1, label="Pareto front")
     ax.axhline(100 * result["summary"]["min_accuracy"], color="black", lw=0.8, ls=":", label="accuracy floor")
-    ax.set_xlabel("MAC-weighted relative multiplier area")
+    ax.set_xlabel(f"MAC-weighted relative multiplier area\n({describe(result['summary'].get('cost_source'))})")
     ax.set_ylabel("top-1 accuracy (%)")
     ax.legend(fontsize=7)
     return _save(fig, path)

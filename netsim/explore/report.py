@@ -9,6 +9,7 @@ from pathlib import Path
 from opmodels.files import write_atomic
 
 from ..errors import NetsimError
+from .cost import describe
 
 
 def _pct(value) -> str:
@@ -60,7 +61,8 @@ def _blocks(directory: Path) -> list:
         summary, rows = data["summary"], data["rows"]
         after = "accuracy_finetuned" in rows[0]
         blocks += [("h2", "Multiplier design-space exploration"),
-                   ("p", f"Every multiplier on every layer (8-bit), cost from {summary['cost_source']}; "
+                   ("p", f"Every multiplier on every layer (8-bit), cost from "
+                         f"{describe(summary.get('cost_source'))} (every figure from this one source); "
                          f"baseline {_pct(summary['baseline_accuracy'])}%, tolerance "
                          f"{_pct(summary['tolerance'])} points" +
                          (f"; fine-tuning {summary['finetune']}." if after else "."))]
@@ -102,7 +104,8 @@ def _blocks(directory: Path) -> list:
         summary = data["summary"]
         blocks += [("h2", "Per-layer mixed assignment search"),
                    ("p", f"{summary['sampler']}, {summary['trials']} trials, accuracy floor "
-                         f"{_pct(summary['min_accuracy'])}%; cost = MAC-weighted relative multiplier area. "
+                         f"{_pct(summary['min_accuracy'])}%; cost = MAC-weighted relative multiplier area, from "
+                         f"{describe(summary.get('cost_source'))}. "
                          f"Each front point's configuration is in search_configs/.")]
         layers = summary["layers"]
         body = [[str(i), _pct(p["accuracy"]), f"{p['cost']:.3f}"] + [p["assignment"][n] for n in layers]

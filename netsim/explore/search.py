@@ -4,14 +4,15 @@ constraint). Trials are asked for a generation at a time and evaluated as parall
 
 Cost of an assignment: the MAC-weighted relative multiplier area, sum_l MACs_l * area(m_l) /
 sum_l MACs_l * area(exact); it is 1 for the exact network and is proportional to the multiplier
-energy of a layer-by-layer accelerator whose multiplier area tracks its switching energy.
+energy of a layer-by-layer accelerator whose multiplier area tracks its switching energy. All areas of
+a search come from one source (:func:`~netsim.explore.cost.cost_source`), recorded in its summary.
 """
 from __future__ import annotations
 
 from ..config import Config
 from ..errors import NetsimError
 from . import analysis
-from .cost import relative_area
+from .cost import cost_source, relative_area
 from .sweeps import Run, baseline_config, layer_names
 
 
@@ -35,9 +36,9 @@ def layer_macs(spec) -> dict:
     return macs
 
 
-def assignment_cost(assignment: dict, macs: dict) -> float:
+def assignment_cost(assignment: dict, macs: dict, source: str) -> float:
     total = sum(macs.values())
-    return sum(macs[name] * relative_area(m) for name, m in assignment.items()) / total
+    return sum(macs[name] * relative_area(m, source) for name, m in assignment.items()) / total
 
 
 def assignment_config(assignment: dict) -> Config:
@@ -66,6 +67,7 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
     layers = layer_names(spec)
     macs = layer_macs(spec)
     choices = list(dict.fromkeys(choices))
+    source = cost_source()
     # the accuracy floor is an NSGA-II constraint (feasible when <= 0); Optuna 5 sets it on the trial
     per_trial_constraint = hasattr(optuna.trial.Trial, "set_constraint")
     options = {} if per_trial_constraint else {
@@ -74,7 +76,7 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
     # the search starts from uniform assignments (the exact network first, then choices spread over the
     # cost range; up to half of the trials): NSGA-II then recombines layers from the good ones
-    for choice in _spread(choices, max(population, trials // 2)):
+    for choice in _spread(choices, max(population, trials // 2), source):
         study.enqueue_trial({name: choice for name in layers})
     trials_out = []
     while len(trials_out) < trials:
@@ -83,7 +85,7 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
         jobs = [run.job(spec, assignment_config(a), sweep="search") for a in assignments]
         results = run.jobs(jobs, f"search {len(trials_out) + len(batch)}/{trials}")
         for trial, assignment, result in zip(batch, assignments, results):
-            cost = assignment_cost(assignment, macs)
+            cost = assignment_cost(assignment, macs, source)
             trial.set_user_attr("accuracy", result["accuracy"])
             if per_trial_constraint:
                 trial.set_constraint("accuracy_floor", min_accuracy - result["accuracy"])
@@ -97,13 +99,14 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
     front = sorted(unique.values(), key=lambda p: p["cost"])
     summary = {"min_accuracy": min_accuracy, "trials": len(trials_out), "population": population,
                "choices": choices, "layers": layers, "macs": macs, "sampler": "optuna NSGAIISampler",
+               "cost_source": source,
                "cheapest_feasible": front[0] if front else None}
     return {"trials": trials_out, "front": front, "summary": summary}
 
 
-def _spread(choices: list, count: int) -> list:
+def _spread(choices: list, count: int, source: str) -> list:
     """Up to ``count`` choices: "exact" (when offered) and then evenly spaced in order of cost."""
-    ranked = sorted((c for c in choices if c.lower() != "exact"), key=lambda c: -relative_area(c))
+    ranked = sorted((c for c in choices if c.lower() != "exact"), key=lambda c: -relative_area(c, source))
     picked = ["exact"] if any(c.lower() == "exact" for c in choices) else []
     room = max(0, count - len(picked))
     if ranked and room:

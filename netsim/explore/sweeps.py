@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from ..config import Config
 from ..errors import NetsimError
 from . import analysis
-from .cost import operator_cost
+from .cost import cost_source, relative_cost
 from .executor import ResultCache, run_jobs
 from .jobs import ModelSpec, evaluation_job, run_evaluation
 
@@ -170,6 +170,9 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
         tolerance: float = 0.0) -> dict:
     """Every multiplier on every layer: accuracy (and after fine-tuning), cost, Pareto front, optimum."""
     run = run or Run()
+    # one cost source for the whole table, and before the jobs, so that a synthesis error shows at once
+    source = cost_source()
+    costs = {m: relative_cost(m, source) for m in ["exact", *multipliers]}
     jobs = [run.job(spec, baseline_config(), sweep="dse", multiplier="exact", stage="before")]
     jobs += [run.job(spec, baseline_config().with_default(multiplier=m), sweep="dse", multiplier=m,
                      stage="before") for m in multipliers]
@@ -180,17 +183,12 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     results = run.jobs(jobs, "dse")
     by_key = {(r["multiplier"], r["stage"]): r for r in results}
     baseline = by_key[("exact", "before")]
-    exact_cost = operator_cost("exact")
     rows = []
     for m in ["exact", *multipliers]:
-        cost = operator_cost(m)
         before = by_key[(m, "before")]
         row = {"multiplier": m, "logic": "" if m == "exact" else m.split("P")[0],
                "p": 0 if m == "exact" else int(m.split("P")[1]),
-               "area": cost["area"], "relative_area": cost["area"] / exact_cost["area"],
-               "energy": cost["energy"],
-               "relative_energy": cost["energy"] / exact_cost["energy"] if cost["energy"] and exact_cost["energy"]
-               else None,
+               **costs[m],  # area, relative_area, energy, relative_energy
                "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),
                                              analysis.unpack_hits(before["hits"]))["p"],
@@ -201,7 +199,7 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
             row["finetune_seconds"] = after["seconds"]
         rows.append(row)
     summary = {"baseline_accuracy": baseline["accuracy"], "tolerance": tolerance,
-               "cost_source": exact_cost["source"], "noise": _noise(baseline), "finetune": finetune}
+               "cost_source": source, "noise": _noise(baseline), "finetune": finetune}
     for stage, column in (("before", "accuracy"), ("after", "accuracy_finetuned")):
         if column not in rows[0]:
             continue

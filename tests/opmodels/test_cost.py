@@ -1,5 +1,9 @@
-"""Hardware cost from Yosys: the flow on hand-written Verilog, the gate evaluator, the energy model,
-the cache, errors, and the catalog figures (the whole catalog under ``slow``)."""
+"""Hardware cost from Yosys: the flow on hand-written Verilog, the gate simulator, the energy model,
+the cache, errors, and the catalog figures (the whole catalog under ``slow``).
+
+The oracles come from outside our code where it matters: integer arithmetic for what a synthesised
+netlist computes, Yosys's own ``stat`` for the cell counts, the NanGate cell areas for the area, and
+"an approximation removes logic" for the ordering of the figures."""
 from __future__ import annotations
 
 import json
@@ -10,7 +14,8 @@ import pytest
 
 import opmodels
 from opmodels import cost
-from opmodels.cost import Gate, Netlist, SynthesisError
+from opmodels.artifacts import module_name, verilog_source
+from opmodels.cost import Gate, Netlist, NetlistError, SynthesisError
 from opmodels.errors import OpmodelsError
 from tests.utils import run_cli
 
@@ -25,6 +30,24 @@ module add2 (a, b, y);
   assign y = a + b;
 endmodule
 """
+
+# Every gate of the library in one small module: the default flow maps it to all eight cell types.
+GATES_2BIT = """
+module gates (a, b, s, y);
+  input [1:0] a, b;
+  input s;
+  output [14:0] y;
+  assign y = {s ? a : b, a | b, a ^ b, ~(a ^ b), ~(a & b), ~(a | b), a + b, a[0] & ~s};
+endmodule
+"""
+
+# X1 cell areas of the NanGate FreePDK45 Open Cell Library, um^2 (the source of the NAND2 equivalents)
+NANGATE_UM2 = {"NOT": 0.532, "NAND": 0.798, "NOR": 0.798, "AND": 1.064, "OR": 1.064, "XOR": 1.596,
+               "XNOR": 1.596, "MUX": 1.862}
+
+
+def _nangate_area(cells: dict) -> float:
+    return sum(NANGATE_UM2[kind] * n for kind, n in cells.items()) / NANGATE_UM2["NAND"]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +82,25 @@ def test_handwritten_adder_synthesises_to_gates_that_compute_it():
     assert netlist.cell_counts() == _stat_counts(netlist.stat)  # our reading of the JSON = Yosys's stat
     assert netlist.depth() >= 2  # the carry into bit 1 passes at least two gates
     assert netlist.tool.startswith("Yosys")
+    assert netlist.area() == pytest.approx(_nangate_area(netlist.cell_counts()), rel=1e-3)
+
+
+@needs_yosys
+def test_every_gate_type_simulates_as_the_verilog_says():
+    netlist = cost.synthesize(GATES_2BIT)
+    # the oracle is the Verilog's arithmetic written out here, not our simulator or IR
+    assert set(netlist.cell_counts()) == {"AND", "NAND", "OR", "NOR", "XOR", "XNOR", "MUX", "NOT"}, \
+        f"this Yosys maps the module to {netlist.cell_counts()}: the test no longer covers every gate"
+    a, b, s = (g.ravel().astype(np.int64) for g in np.meshgrid(np.arange(4), np.arange(4), np.arange(2)))
+    # least significant field first; a + b inside a concatenation is 2 bits wide (self-determined)
+    fields = [(1, (a & 1) & (1 - s)), (2, (a + b) & 3), (2, 3 - (a | b)), (2, 3 - (a & b)), (2, 3 - (a ^ b)),
+              (2, a ^ b), (2, a | b), (2, np.where(s == 1, a, b))]
+    want, shift = np.zeros_like(a), 0
+    for width, value in fields:
+        want |= value << shift
+        shift += width
+    got = netlist.evaluate({"a": a.astype(np.uint64), "b": b.astype(np.uint64), "s": s.astype(np.uint64)})["y"]
+    assert got.astype(np.int64).tolist() == want.tolist()
 
 
 @needs_yosys
@@ -91,8 +133,8 @@ def test_missing_yosys_is_an_error(monkeypatch):
 
 def test_toggles_and_depth_by_hand():
     # y0 = a0 & b0, y1 = ~(y0 ^ a1): nets 1..4 are inputs, 5 and 6 gates, listed out of order
-    netlist = Netlist({"a": [1, 2], "b": [3, 4]}, {"y": [5, 6]}, [])
-    netlist.gates = cost._topological([Gate("XNOR", (5, 2), 6), Gate("AND", (1, 3), 5)], {1, 2, 3, 4}, "t")
+    netlist = Netlist.build({"a": [1, 2], "b": [3, 4]}, {"y": [5, 6]},
+                            [Gate("XNOR", (5, 2), 6), Gate("AND", (1, 3), 5)])
     assert [g.kind for g in netlist.gates] == ["AND", "XNOR"]
     a = np.array([0, 1, 1, 3, 2], dtype=np.uint64)
     b = np.array([1, 1, 1, 1, 0], dtype=np.uint64)
@@ -102,28 +144,70 @@ def test_toggles_and_depth_by_hand():
     assert netlist.depth() == 2
     for chunk in (1, 2, 3):  # a long trace is simulated in overlapping chunks: the same count
         assert netlist.toggles({"a": a, "b": b}, chunk=chunk) == {"AND": 2 / 4, "XNOR": 3 / 4}
-    assert netlist.area() == cost.AREA_NAND2["AND"] + cost.AREA_NAND2["XNOR"]
+    assert netlist.area() == pytest.approx((1.064 + 1.596) / 0.798, abs=1e-3)  # NanGate AND2 + XNOR2
+    assert Netlist.from_dict(json.loads(json.dumps(netlist.to_dict()))) == netlist  # the cache's round trip
 
 
 def test_loops_and_undriven_nets_are_refused():
-    with pytest.raises(SynthesisError, match="combinational loop"):
-        cost._topological([Gate("AND", (1, 6), 5), Gate("NOT", (5,), 6)], {1}, "t")
-    with pytest.raises(SynthesisError, match="net 9 is read but never driven"):
-        cost._topological([Gate("AND", (1, 9), 5)], {1}, "t")
+    with pytest.raises(NetlistError, match="combinational loop"):
+        Netlist.build({"a": [1]}, {"y": [6]}, [Gate("AND", (1, 6), 5), Gate("NOT", (5,), 6)], "t")
+    with pytest.raises(NetlistError, match="net 9 is read but never driven"):
+        Netlist.build({"a": [1]}, {"y": [5]}, [Gate("AND", (1, 9), 5)], "t")
+    with pytest.raises(NetlistError, match="net 5 has more than one driver"):
+        Netlist.build({"a": [1]}, {"y": [5]}, [Gate("NOT", (1,), 5), Gate("NOT", (1,), 5)], "t")
+    with pytest.raises(NetlistError, match="cell type 'FOO' is not one of"):
+        Netlist.build({"a": [1]}, {"y": [5]}, [Gate("FOO", (1,), 5)], "t")
 
 
 # ---------------------------------------------------------------- operators
 
-@needs_yosys
-def test_exact_and_every_p0_have_the_exact_cost():
-    exact = opmodels.get("EXACT").cost()
-    for m in range(1, 7):
-        assert opmodels.get(f"M{m}P0").cost().as_dict() | {"id": "EXACT"} == exact.as_dict()
-    # an oracle outside the IR: the exact netlist multiplies
-    netlist, _ = cost.operator_netlist(opmodels.get("EXACT"))
+def _multiplies(netlist: Netlist) -> bool:
+    """The netlist's y, read as signed 16 bits, is a*b on all 65,536 signed 8-bit pairs."""
     a, b = (g.ravel() for g in np.meshgrid(np.arange(-128, 128), np.arange(-128, 128)))
     y = netlist.evaluate({"a": a.astype(np.uint64) & np.uint64(255), "b": b.astype(np.uint64) & np.uint64(255)})["y"]
-    assert np.array_equal(y.astype(np.int64), (a * b) & 0xFFFF)
+    y = y.astype(np.int64)
+    return np.array_equal(np.where(y >= 1 << 15, y - (1 << 16), y), a * b)
+
+
+@needs_yosys
+def test_exact_netlist_multiplies():
+    exact = opmodels.get("EXACT")
+    # synthesised here without the model's own check, so only the arithmetic judges it
+    assert _multiplies(cost.synthesize(verilog_source(exact), module_name(exact), name="EXACT"))
+    assert _multiplies(cost.operator_netlist(exact)[0])  # and the netlist the cost model serves
+
+
+def test_cost_takes_an_operator_not_an_id():
+    with pytest.raises(OpmodelsError, match=r"cost\(\) takes an Operator, not 'M4P8'; .*opmodels.get"):
+        cost.cost("M4P8")
+
+
+def test_baseline_is_the_exact_operator_of_the_kind_and_width():
+    assert [cost.baseline_id(opmodels.get(i)) for i in ("M4P8", "M4P20W16", "LOA3", "LOA2W16")] == \
+        ["EXACT", "EXACTW16", "LOA0", "LOA0W16"]
+    mixed = opmodels.Operator.from_function("MIX", "multiplier", (8, 4), lambda a, b: a.sext(12) + b.sext(12))
+    with pytest.raises(OpmodelsError, match="MIX: no exact baseline in the catalog for operands of 8 and 4 bits"):
+        cost.baseline_id(mixed)
+
+
+def _areas(ids) -> list[float]:
+    return [opmodels.get(i).cost(samples=2).area_nand2 for i in ids]
+
+
+@needs_yosys
+def test_area_does_not_grow_with_p():
+    # Zeroing more low partial-product columns removes logic; the structural default flow keeps that
+    # visible (ABC's full script does not: M1P2 comes out larger than EXACT, docs/cost.md)
+    for m in (1, 6):
+        areas = _areas(f"M{m}P{p}" for p in range(0, 15, 2))
+        assert areas == sorted(areas, reverse=True), f"M{m}, P = 0, 2, .. 14: {areas}"
+
+
+@needs_yosys
+def test_loa_with_larger_l_has_fewer_cells():
+    # each 2 more ORed low bits replace two full-adder bits by two OR gates
+    cells = [opmodels.get(f"LOA{l}").cost(samples=2).n_cells for l in range(0, 15, 2)]
+    assert all(later < earlier for earlier, later in zip(cells, cells[1:])), f"LOA0, 2, .. 14: {cells}"
 
 
 @needs_yosys
@@ -141,7 +225,7 @@ def test_a_wrong_netlist_is_caught():
     op = opmodels.get("M2P4")
     netlist, _ = cost.operator_netlist(op)
     cost.check_netlist(netlist, op)
-    broken = Netlist.from_dict(netlist.to_dict())
+    broken = Netlist.from_dict(json.loads(json.dumps(netlist.to_dict())))
     target = next(g for g in broken.gates if g.kind == "XOR")
     target.kind = "XNOR"
     with pytest.raises(SynthesisError, match=r"M2P4: the synthesised netlist differs .* first a="):
@@ -176,7 +260,7 @@ def test_cache_is_keyed_by_ir_hash_and_used(tmp_path, monkeypatch):
     op = opmodels.get("M6P12")
     first = op.cost()
     (entry,) = (tmp_path / "cost").glob("*.json")
-    assert entry.name.startswith(f"{op.ir_hash}-fast-") and entry.name.endswith(f"-{cost._slug(first.tool)}.json")
+    assert entry.name.startswith(f"{op.ir_hash}-fast-") and entry.name.endswith(f"-{first.tool.lower().replace(' ', '-')}.json")
     assert json.loads(entry.read_text())["netlist"]["gates"]
     with monkeypatch.context() as without_yosys:  # the cache serves without Yosys
         without_yosys.setenv("OPMODELS_YOSYS", "no-such-yosys-here")
@@ -184,16 +268,16 @@ def test_cache_is_keyed_by_ir_hash_and_used(tmp_path, monkeypatch):
         with pytest.raises(SynthesisError, match="Yosys not found"):
             opmodels.get("M6P10").cost()
 
-    real_synthesize = cost.synthesize
+    real_synthesize = cost.yosys.synthesize
 
     def refuse(*args, **kwargs):
         raise AssertionError("synthesised although the cache has the netlist")
-    monkeypatch.setattr(cost, "synthesize", refuse)
+    monkeypatch.setattr(cost.yosys, "synthesize", refuse)
     assert op.cost() == first
     with pytest.raises(AssertionError, match="synthesised although"):
         op.cost(use_cache=False)
     entry.write_text("{not json")  # a damaged entry is made again
-    monkeypatch.setattr(cost, "synthesize", real_synthesize)
+    monkeypatch.setattr(cost.yosys, "synthesize", real_synthesize)
     assert op.cost() == first
     assert not list((tmp_path / "cost").glob(".*.tmp"))
 
@@ -226,7 +310,10 @@ def test_cli_cost_of_a_verilog_file(tmp_path, cache_dir):
     (tmp_path / "add2.v").write_text(ADDER_2BIT)
     result = run_cli("cost", "--verilog", "add2.v", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["n_cells"] == len(cost.synthesize(ADDER_2BIT).gates)
+    record = json.loads(result.stdout)
+    assert record["n_cells"] == sum(record["cells"].values()) and record["n_cells"] > 0
+    assert record["area_nand2"] == pytest.approx(_nangate_area(record["cells"]), rel=1e-3)
+    assert record["depth"] >= 2 and record["tool"].startswith("Yosys")
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -277,11 +364,9 @@ def test_cli_energy_on_a_trace_file(tmp_path, cache_dir):
 @pytest.mark.slow
 @needs_yosys
 def test_whole_catalog_is_checked_and_area_falls_with_p():
-    exact = opmodels.get("EXACT").cost()
     for m in range(1, 7):
-        costs = [opmodels.get(f"M{m}P{p}").cost() for p in range(0, 15, 2)]  # each netlist checked
-        assert costs[0].area_nand2 == exact.area_nand2
-        areas = [c.area_nand2 for c in costs]
+        areas = _areas(f"M{m}P{p}" for p in range(0, 15, 2))  # each netlist checked on all pairs
         assert areas == sorted(areas, reverse=True), f"M{m}: {areas}"
-    areas = [opmodels.get(f"LOA{l}").cost().area_nand2 for l in range(15)]
+        assert _multiplies(cost.operator_netlist(opmodels.get(f"M{m}P0"))[0])  # P0 is the exact product
+    areas = _areas(f"LOA{l}" for l in range(15))
     assert areas == sorted(areas, reverse=True), f"LOA: {areas}"

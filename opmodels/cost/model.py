@@ -1,0 +1,207 @@
+"""The cost of an operator, from the Verilog that was generated (and verified) from its IR.
+
+The operator's netlist (:func:`operator_netlist`: synthesised by :mod:`~opmodels.cost.yosys`, or read
+from the cache) is
+
+* checked: the gate simulator runs it on the pairs of :func:`opmodels.vectors.check_pairs` (all
+  65,536 of an 8-bit operator; corners and seeded random pairs of a wider one) and must equal the
+  reference interpreter, so a cost is never the cost of something else;
+* measured: cells by type, a NAND2-equivalent area, logic depth in gates, and an energy proxy: output
+  toggles of every gate between consecutive operations of an operand stream, weighted by
+  :data:`ENERGY_WEIGHT` (zero-delay, no glitches, no wires: relative figures only).
+
+Netlists are cached by IR hash, flow and Yosys version in ``<cache root>/cost`` (:mod:`opmodels.cache`).
+Everything here takes :class:`~opmodels.operator.Operator` objects: ids are resolved by the caller.
+See docs/cost.md for the flow, the weights and the model's limits.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import cache, vectors
+from ..bits import to_patterns
+from ..errors import OpmodelsError
+from ..files import write_atomic
+from ..operator import Operator
+from . import yosys
+from .netlist import AREA_NAND2, Netlist
+from .yosys import DEFAULT_FLOW, FLOW, GATES, MAPPINGS, SynthesisError, check_flow, find_yosys, yosys_version
+
+# Energy of one output toggle of a cell, in NAND2-toggle units. A cell's internal and input
+# capacitance grow with its size, so the area is the proxy (an XOR toggle costs two NAND toggles).
+# A first-order guess, not characterised data: only ratios between operators are meaningful.
+ENERGY_WEIGHT = dict(AREA_NAND2)
+# Bump when the flow or the evaluation changes: it is part of the cache key.
+FLOW_VERSION = 1
+
+ENERGY_SAMPLES = 65536
+CHECK_RANDOM_PAIRS = 65536
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Cost of one operator: area in NAND2 equivalents, depth in gates, energy per operation."""
+
+    id: str
+    ir_hash: str
+    cells: dict = field(default_factory=dict)  # gate type -> count
+    area_nand2: float = 0.0
+    depth: int = 0
+    toggles_per_op: float = 0.0  # gate-output toggles per operation
+    energy_per_op: float = 0.0   # the same, weighted by ENERGY_WEIGHT (NAND2-toggle units)
+    stream: str = ""             # the operand stream the energy figures come from
+    tool: str = ""               # the Yosys version that made the netlist
+    flow: str = DEFAULT_FLOW
+
+    @property
+    def n_cells(self) -> int:
+        return sum(self.cells.values())
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"n_cells": self.n_cells}
+
+
+def cache_directory() -> Path:
+    return cache.cache_dir("cost", create=False)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.]+", "-", text).strip("-").lower()
+
+
+def _flow_key(flow: str) -> str:
+    text = (f"{FLOW_VERSION}\n{FLOW}\n{MAPPINGS[flow]}\n{GATES}\n{sorted(AREA_NAND2.items())}\n"
+            f"{sorted(ENERGY_WEIGHT.items())}")
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _require_operator(op, what: str) -> Operator:
+    # Strings are resolved at the edges (the CLI, netsim's config); here an Operator is required.
+    if not isinstance(op, Operator):
+        raise OpmodelsError(f"{what} takes an Operator, not {op!r}; resolve an id with opmodels.get(...)")
+    return op
+
+
+def operator_netlist(op, use_cache: bool = True, flow: str = DEFAULT_FLOW) -> tuple[Netlist, str]:
+    """The checked gate netlist of ``op`` and the tool that made it, from the cache when there."""
+    _require_operator(op, "operator_netlist()")
+    stem = f"{op.ir_hash}-{flow}-{_flow_key(check_flow(flow))}"
+    # Yosys versions map a little differently, so the version is part of the key. Without any Yosys,
+    # a netlist cached by whichever version made it still serves.
+    command = find_yosys()
+    if command:
+        candidates = [cache_directory() / f"{stem}-{_slug(yosys_version(tuple(command)))}.json"]
+    else:
+        candidates = sorted(cache_directory().glob(f"{stem}-*.json"))
+    for candidate in candidates if use_cache else []:
+        try:
+            record = json.loads(candidate.read_text())
+            return Netlist.from_dict(record["netlist"]), record["tool"]
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a missing or damaged entry is made again
+    from ..artifacts import module_name, verilog_source  # only needed on a cache miss
+    netlist = yosys.synthesize(verilog_source(op), module_name(op), name=op.id, flow=flow)
+    check_netlist(netlist, op)
+    record = {"ir_hash": op.ir_hash, "flow": flow, "flow_version": FLOW_VERSION, "tool": netlist.tool,
+              "netlist": netlist.to_dict()}
+    path = cache_directory() / f"{stem}-{_slug(netlist.tool)}.json"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(path, json.dumps(record, separators=(",", ":")))
+    except OSError:
+        pass  # an unwritable cache only costs time
+    return netlist, netlist.tool
+
+
+def check_netlist(netlist: Netlist, op, seed: int = 0) -> None:
+    """Raise unless the netlist equals the reference interpreter on :func:`opmodels.vectors.check_pairs`
+    (every pair of an 8-bit operator; corners plus seeded random pairs of a wider one)."""
+    for port in (op.a, op.b):
+        if len(netlist.inputs.get(port.name, ())) != port.width:
+            raise SynthesisError(f"{op.id}: the netlist's input {port.name} is not {port.width} bits")
+    if len(netlist.outputs.get("y", ())) != op.y.width:
+        raise SynthesisError(f"{op.id}: the netlist's output y is not {op.y.width} bits")
+    a, b = vectors.check_pairs(op, CHECK_RANDOM_PAIRS, seed)
+    got = netlist.evaluate({"a": to_patterns(a, op.a.width), "b": to_patterns(b, op.b.width)})["y"]
+    want = to_patterns(op.evaluate(a, b), op.y.width)
+    bad = np.flatnonzero(got != want)
+    if bad.size:
+        i = bad[0]
+        raise SynthesisError(f"{op.id}: the synthesised netlist differs from the reference at "
+                             f"{bad.size} of {a.size} pairs, first a={a[i]} b={b[i]} "
+                             f"(netlist {int(got[i])}, reference {int(want[i])} as bit patterns)")
+
+
+def uniform_stream(op, samples: int = ENERGY_SAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The default operand stream of the energy figures: seeded uniform pairs."""
+    return vectors.random_pairs(op, samples, seed)
+
+
+def load_trace(path) -> tuple[np.ndarray, np.ndarray]:
+    """Operand pairs from ``.npz`` (arrays ``a`` and ``b``) or ``.npy`` (shape (N, 2): a, b)."""
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error}") from None
+    if isinstance(data, np.ndarray):
+        if data.ndim != 2 or data.shape[1] != 2:
+            raise OpmodelsError(f"{path}: a .npy trace has shape (N, 2), not {data.shape}")
+        return data[:, 0], data[:, 1]
+    with data:
+        if not {"a", "b"} <= set(data.files):
+            raise OpmodelsError(f"{path}: a .npz trace holds arrays 'a' and 'b', not {sorted(data.files)}")
+        return data["a"].ravel(), data["b"].ravel()
+
+
+def energy(netlist: Netlist, op, a, b) -> tuple[float, float]:
+    """(toggles, weighted energy) per operation of the netlist on the operand stream ``a``, ``b``."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim != 1 or a.shape != b.shape:
+        raise OpmodelsError(f"{op.id}: operand streams must be two 1-D arrays of the same length, "
+                            f"not shapes {a.shape} and {b.shape}")
+    op.check_operands(a, b)
+    per_kind = netlist.toggles({"a": to_patterns(a, op.a.width), "b": to_patterns(b, op.b.width)})
+    return (round(sum(per_kind.values()), 4),
+            round(sum(ENERGY_WEIGHT[kind] * t for kind, t in per_kind.items()), 4))
+
+
+def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_cache: bool = True,
+         flow: str = DEFAULT_FLOW) -> Cost:
+    """Synthesise (or read from the cache), check and measure the :class:`~opmodels.Operator` ``op``.
+
+    ``operands``: a pair of 1-D integer arrays, the operand stream for the energy figures (e.g. a
+    trace that netsim recorded); by default ``samples`` uniform random pairs drawn with ``seed``.
+    """
+    _require_operator(op, "cost()")
+    if samples < 2:
+        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations), not {samples}")
+    netlist, tool = operator_netlist(op, use_cache, flow)
+    if operands is None:
+        a, b = uniform_stream(op, samples, seed)
+        stream = f"uniform random, {samples} pairs, seed {seed}"
+    else:
+        try:
+            a, b = operands
+        except (TypeError, ValueError):
+            raise OpmodelsError(f"{op.id}: operands must be a pair (a, b) of arrays") from None
+        stream = f"given, {np.asarray(a).size} pairs"
+    toggles, weighted = energy(netlist, op, a, b)
+    return Cost(op.id, op.ir_hash, netlist.cell_counts(), netlist.area(), netlist.depth(),
+                toggles, weighted, stream, tool, flow)
+
+
+def baseline_id(op) -> str:
+    """The catalog id of the exact operator of the same kind and width: what relative figures are
+    relative to (the caller resolves it)."""
+    if op.a.width != op.b.width:
+        raise OpmodelsError(f"{op.id}: no exact baseline in the catalog for operands of {op.a.width} and "
+                            f"{op.b.width} bits")
+    if op.kind == "multiplier":
+        return "EXACT" if op.width == 8 else f"EXACTW{op.width}"
+    return "LOA0" if op.width == 32 else f"LOA0W{op.width}"
