@@ -239,3 +239,71 @@ def test_the_catalogs_exact_is_an_8_bit_operator_and_the_exact_product_has_its_o
         kernels.matmul(x, w, "EXACT")
     assert kernels.matmul(x, w, EXACT_PRODUCT)[0, 0] == 600
     assert kernels.matmul(x, w, kernels.EXACT_PRODUCT)[0, 0] == 600
+
+
+def test_operands_are_checked_against_the_port_they_feed():
+    """x feeds the multiplicand port a and w the Booth-recoded port b, or the other way round with
+    booth_operand="x"; each is checked against its own port's width and signedness."""
+    from opmodels import Operator
+    op = Operator.from_function("MIXED", "multiplier", (8, 4), lambda a, b: a.zext(16).as_signed() & b.sext(16),
+                                signed=(False, True))
+    with pytest.raises(OpmodelsError, match=r"x value -1 is outside the operand range 0\.\.255 of multiplier MIXED"):
+        kernels.matmul(np.array([[-1]]), np.array([[1]]), op)
+    with pytest.raises(OpmodelsError, match=r"w value 8 is outside the operand range -8\.\.7 .*port b: signed 4-bit"):
+        kernels.matmul(np.array([[255]]), np.array([[8]]), op)
+    with pytest.raises(OpmodelsError, match=r"x value 8 is outside the operand range -8\.\.7"):
+        kernels.matmul(np.array([[8]]), np.array([[255]]), op, booth_operand="x")
+    with pytest.raises(OpmodelsError, match=r"w value 256 is outside the operand range 0\.\.255"):
+        kernels.matmul(np.array([[7]]), np.array([[256]]), op, booth_operand="x")
+
+
+def _kernels_imports() -> dict[str, set[str]]:
+    """Module of opmodels.kernels -> the opmodels modules it imports (anywhere in the file)."""
+    import ast
+    from pathlib import Path
+    package = Path(kernels.__file__).parent
+    submodules = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    graph = {}
+    for path in package.glob("*.py"):
+        name = "opmodels.kernels" + ("" if path.stem == "__init__" else f".{path.stem}")
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name.startswith("opmodels")}
+            elif isinstance(node, ast.ImportFrom):
+                base = ("opmodels.kernels" if node.level == 1 else "opmodels" if node.level == 2 else "") \
+                    + (f".{node.module}" if node.module and node.level else node.module or "")
+                if base == "opmodels.kernels":  # `from . import x`: x is a submodule or a name of __init__
+                    targets |= {f"{base}.{a.name}" if a.name in submodules else base for a in node.names}
+                elif base.startswith("opmodels"):
+                    targets.add(base)
+        graph[name] = targets
+    return graph
+
+
+def test_the_kernels_package_is_one_path_without_cycles():
+    """plan -> generate -> run: no submodule imports the package __init__ (not even inside a
+    function), the submodules import each other without cycles, and only the public entry turns
+    ids into operators (imports the catalog)."""
+    graph = _kernels_imports()
+    for module, targets in graph.items():
+        if module != "opmodels.kernels":
+            assert "opmodels.kernels" not in targets, f"{module} imports the package __init__"
+            assert "opmodels.catalog" not in targets, f"{module} resolves ids (only the public entry may)"
+    inner = {m: {t for t in ts if t in graph and t != "opmodels.kernels"}
+             for m, ts in graph.items() if m != "opmodels.kernels"}
+    done, active = set(), []
+
+    def visit(module):
+        assert module not in active, f"import cycle: {' -> '.join(active[active.index(module):] + [module])}"
+        if module not in done:
+            active.append(module)
+            for target in inner[module]:
+                visit(target)
+            active.pop()
+            done.add(module)
+
+    for module in inner:
+        visit(module)
+    assert graph["opmodels.kernels"] >= {"opmodels.kernels.planning", "opmodels.kernels.cpu",
+                                         "opmodels.kernels.split", "opmodels.kernels.cuda"}
