@@ -4,8 +4,10 @@ read activation ``x[m, k]``.
 Rows ``m`` are (image, output row, output column) and reduction steps ``k`` are (input channel in the
 group, kernel row, kernel column), both row-major: the column order of ``torch.nn.functional.unfold``
 and the MAC order of spec section 8. On the padded input, ``x[m, k]`` of group ``g`` is at the flat
-offset ``base[m] + koff[k] + goff[g]`` (:func:`offsets`); the CPU kernels read it there, the CUDA
-kernel computes the same position per thread without a padded copy.
+offset ``base[m] + koff[k] + goff[g]`` (:func:`offsets`), where the split kernel reads it. The
+generated loops walk the same positions in their own loops: the CPU loop kernel row by row (a
+strided row vectorises; reading through ``base`` made its convolution 1.5x slower), the CUDA kernel
+per thread from (oh, ow) without a padded copy.
 """
 from __future__ import annotations
 

@@ -84,7 +84,8 @@ def plan(multiplier: Operator | ExactProduct, adder: Operator | None, acc_width:
         if not isinstance(adder, Operator):
             raise OpmodelsError(f"adder must be an Operator or None (the exact adder), not {adder!r}")
         if adder.kind != "adder":
-            raise OpmodelsError(f"adder {adder.id} is a {adder.kind}, not an adder (use 'exact' or a LOA id like 'LOA8')")
+            raise OpmodelsError(f"adder {adder.id} is a {adder.kind}, not an adder "
+                                f"(use 'exact' or a LOA id like 'LOA8')")
         if adder.y.width != acc_width:
             hint = f"; use 'LOA{adder.params['l']}W{acc_width}'" if adder.family == "LOA" else ""
             raise OpmodelsError(f"adder {adder.id} is {adder.y.width} bits wide but acc_width is {acc_width}; "
