@@ -47,12 +47,12 @@ def best_time(fn, repeat: int) -> float:
 def gather_kernel_matmul(plan, x, w):
     """The LUT gather loop alone (what LUT mode runs for a table without a split)."""
     from opmodels.kernels import cpu
-    return cpu.loop_matmul(plan, x, w)
+    return cpu.matmul(plan, x, w)
 
 
 def gather_kernel_conv(plan, x, w, padding):
-    from opmodels.kernels import cpu
-    return cpu.direct_conv2d(plan, x, w, (1, 1), (padding, padding), (1, 1), 1, x.shape[2], x.shape[3])
+    from opmodels.kernels import conv_geometry, cpu
+    return cpu.conv2d(plan, x, w, conv_geometry(x.shape, w.shape, padding=padding))
 
 
 def check_conv_slice(x, w, got, multiplier, adder, padding, images=1, channels=4):

@@ -146,10 +146,9 @@ SPLIT_FAST = ["M4P8", "M1P8", "M2P14", "M3P2", "M5P8", "M6P14", "M4P0"]
 
 
 def _check_split(op_id):
-    from opmodels.kernels import split
     for booth_operand in ("w", "x"):
         plan = kernels.plan(op_id, booth_operand=booth_operand)
-        shift, T = split.split_of(plan)
+        shift, T = plan.split()
         assert shift == 4 or booth_operand == "x"  # a Booth-recoded operand may need bit 3 in both halves
         x = np.arange(256)
         table = plan.table().astype(np.int64)
@@ -170,14 +169,14 @@ def test_split_tables_of_every_catalog_multiplier():
 
 def test_a_table_without_a_split_keeps_the_gather_loop():
     from opmodels import Operator
-    from opmodels.kernels import split
+    from opmodels.kernels import planning
 
     def build(a, b):  # a0 AND a4 couples the two nibbles of the multiplicand: no additive split
         return (a.sext(16) & b.sext(16)) ^ (a[0] & a[4]).zext(16).as_signed()
 
     op = Operator.from_function("NOSPLIT", "multiplier", 8, build)
     plan = kernels.plan(op)
-    assert split.split_of(plan) is None and not split.usable(plan, 100, 100)
+    assert plan.split() is None and planning.route(plan, 100, 100, np.zeros((1, 1)), np.zeros((1, 1)))[0] == "loop"
     x, w = operands((20, 30)), operands((30, 12))
     np.testing.assert_array_equal(kernels.matmul(x, w, op), matmul_reference(x, w, op))
 
@@ -188,12 +187,12 @@ def test_a_table_without_a_split_keeps_the_gather_loop():
 def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, booth_operand, monkeypatch):
     """Shapes that take the split kernel, with its k-chunks, row blocks and column blocks made small so
     that every boundary is crossed, against the plain numpy references."""
-    from opmodels.kernels import split
+    from opmodels.kernels import planning, split
     monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)  # 2 or 3 k per chunk, a short last one
     monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)               # a few rows per block
     x, w = operands((23, 71)), operands((71, 150))                     # 150 outputs: two blocks of 128
     plan = kernels.plan(multiplier, adder, acc_width, booth_operand=booth_operand)
-    assert split.usable(plan, 23, 150)
+    assert planning.route(plan, 23, 150, x, w)[0] == "split"
     np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width, booth_operand=booth_operand),
                                   matmul_reference(x, w, multiplier, adder, acc_width, booth_operand))
     monkeypatch.setattr(split, "PAIR_MIN_ROWS", 16)
@@ -212,7 +211,7 @@ def test_split_accumulators_hold_wide_exact_sums():
     from opmodels.kernels import split
     x, w = np.full((9, 200_000), -128), np.full((200_000, 8), -128)
     plan = kernels.plan("M4P8", acc_width=40)
-    assert split._acc_dtype(plan, x.shape[1], split.split_of(plan)[1]) == np.int64
+    assert split._acc_dtype(plan, x.shape[1], plan.split()[1]) == np.int64
     got = kernels.matmul(x, w, "M4P8", acc_width=40)
     assert (got == 200_000 * int(opmodels.get("M4P8").evaluate(-128, -128))).all()
 
@@ -240,3 +239,71 @@ def test_the_catalogs_exact_is_an_8_bit_operator_and_the_exact_product_has_its_o
         kernels.matmul(x, w, "EXACT")
     assert kernels.matmul(x, w, EXACT_PRODUCT)[0, 0] == 600
     assert kernels.matmul(x, w, kernels.EXACT_PRODUCT)[0, 0] == 600
+
+
+def test_operands_are_checked_against_the_port_they_feed():
+    """x feeds the multiplicand port a and w the Booth-recoded port b, or the other way round with
+    booth_operand="x"; each is checked against its own port's width and signedness."""
+    from opmodels import Operator
+    op = Operator.from_function("MIXED", "multiplier", (8, 4), lambda a, b: a.zext(16).as_signed() & b.sext(16),
+                                signed=(False, True))
+    with pytest.raises(OpmodelsError, match=r"x value -1 is outside the operand range 0\.\.255 of multiplier MIXED"):
+        kernels.matmul(np.array([[-1]]), np.array([[1]]), op)
+    with pytest.raises(OpmodelsError, match=r"w value 8 is outside the operand range -8\.\.7 .*port b: signed 4-bit"):
+        kernels.matmul(np.array([[255]]), np.array([[8]]), op)
+    with pytest.raises(OpmodelsError, match=r"x value 8 is outside the operand range -8\.\.7"):
+        kernels.matmul(np.array([[8]]), np.array([[255]]), op, booth_operand="x")
+    with pytest.raises(OpmodelsError, match=r"w value 256 is outside the operand range 0\.\.255"):
+        kernels.matmul(np.array([[7]]), np.array([[256]]), op, booth_operand="x")
+
+
+def _kernels_imports() -> dict[str, set[str]]:
+    """Module of opmodels.kernels -> the opmodels modules it imports (anywhere in the file)."""
+    import ast
+    from pathlib import Path
+    package = Path(kernels.__file__).parent
+    submodules = {p.stem for p in package.glob("*.py")} - {"__init__"}
+    graph = {}
+    for path in package.glob("*.py"):
+        name = "opmodels.kernels" + ("" if path.stem == "__init__" else f".{path.stem}")
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name.startswith("opmodels")}
+            elif isinstance(node, ast.ImportFrom):
+                base = ("opmodels.kernels" if node.level == 1 else "opmodels" if node.level == 2 else "") \
+                    + (f".{node.module}" if node.module and node.level else node.module or "")
+                if base == "opmodels.kernels":  # `from . import x`: x is a submodule or a name of __init__
+                    targets |= {f"{base}.{a.name}" if a.name in submodules else base for a in node.names}
+                elif base.startswith("opmodels"):
+                    targets.add(base)
+        graph[name] = targets
+    return graph
+
+
+def test_the_kernels_package_is_one_path_without_cycles():
+    """plan -> generate -> run: no submodule imports the package __init__ (not even inside a
+    function), the submodules import each other without cycles, and only the public entry turns
+    ids into operators (imports the catalog)."""
+    graph = _kernels_imports()
+    for module, targets in graph.items():
+        if module != "opmodels.kernels":
+            assert "opmodels.kernels" not in targets, f"{module} imports the package __init__"
+            assert "opmodels.catalog" not in targets, f"{module} resolves ids (only the public entry may)"
+    inner = {m: {t for t in ts if t in graph and t != "opmodels.kernels"}
+             for m, ts in graph.items() if m != "opmodels.kernels"}
+    done, active = set(), []
+
+    def visit(module):
+        assert module not in active, f"import cycle: {' -> '.join(active[active.index(module):] + [module])}"
+        if module not in done:
+            active.append(module)
+            for target in inner[module]:
+                visit(target)
+            active.pop()
+            done.add(module)
+
+    for module in inner:
+        visit(module)
+    assert graph["opmodels.kernels"] >= {"opmodels.kernels.planning", "opmodels.kernels.cpu",
+                                         "opmodels.kernels.split", "opmodels.kernels.cuda"}

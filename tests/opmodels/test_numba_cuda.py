@@ -43,11 +43,11 @@ def test_cuda_renderer_differs_only_in_decorator_and_header():
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
 def test_every_kernel_compiles_to_ptx(multiplier, adder, acc_width, cc):
     from numba import cuda, types
-    from opmodels.kernels import cuda as cuda_kernels
+    from opmodels.kernels import generate
 
     for booth_operand in ("w", "x"):
         plan = kernels.plan(multiplier, adder, acc_width, "cuda", booth_operand)
-        module = cuda_kernels.kernel_module(plan)
+        module = generate.module(plan, "cuda")
         i64, i32 = types.int64, types.int32
         arr = lambda dtype, ndim: types.Array(dtype, ndim, "A")
         signatures = {

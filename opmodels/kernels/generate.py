@@ -1,0 +1,331 @@
+"""Generate: the kernels' source text, filled per (product, adder), loaded once per process.
+
+Each kernel module is one generated file: a template below with its ``#PRODUCT`` and ``#ACCUMULATE``
+marker lines replaced by statements (a table lookup, ``x * w``, or the multiplier's / adder's IR
+rendered by :mod:`opmodels.backends.numba_cpu` or ``numba_cuda``), so LLVM sees one loop body it can
+inline and vectorise and ``cache=True`` holds for the whole file. Every loop keeps the spec's order per
+output: k ascends in the accumulation of each output (spec section 8).
+
+Templates: ``"cpu"`` (the generated loops of every mode, run by :mod:`.cpu`), ``"split"`` (LUT mode's
+split tables, run by :mod:`.split`), ``"cuda"`` (run by :mod:`.cuda`). :func:`module` returns the loaded
+module of a template for a plan.
+"""
+from __future__ import annotations
+
+from ..backends import numba_cpu, numba_cuda
+
+# The line computing p = P(x, w) in LUT and exact mode (behavioural mode pastes the multiplier's
+# generated statements instead); x is the activation value, w the weight value, all int64.
+LUT_LINE = "p = np.int64(table[x & 255, w & 255])"
+EXACT_LINE = "p = x * w"
+CUDA_LUT_LINE = "p = np.int64(tile[kk, x & 255])"  # the staged table row of this k
+
+# -- CPU: the generated loops (every mode) ---------------------------------------------------------
+CPU_KERNELS = '''
+@numba.njit(cache=True, parallel=True, nogil=True)
+def matmul_kernel(xs, ws, table, out):
+    # Rows in parallel; for each row, k ascends and the products of x[m, k] update all N accumulators
+    # (one table row stays hot, w's row is read contiguously).
+    M, K = xs.shape
+    N = ws.shape[1]
+    for m in numba.prange(M):
+        accs = np.zeros(N, np.int64)
+        for k in range(K):
+            x = xs[m, k]
+            for n in range(N):
+                w = ws[k, n]
+                acc = accs[n]
+                #PRODUCT
+                #ACCUMULATE
+                accs[n] = acc
+        out[m, :] = accs
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
+    # Direct convolution over an input already zero-padded (operand value 0: padded positions are
+    # real MACs). One (image, output channel) per task; the (c, i, j) loops run in the spec's
+    # row-major order around a plane of Ho x Wo accumulators, so each output sees k in order.
+    # The table comes weight-major in memory (table[x, w] at w * 256 + x): the weight is fixed in
+    # the inner loops, so one 1 KB table column serves a whole plane.
+    N, C, H, W = xs.shape
+    O, CG, KH, KW = ws.shape
+    HO, WO = out.shape[2], out.shape[3]
+    OG = O // groups
+    for task in numba.prange(N * O):
+        nn = task // O
+        o = task % O
+        c0 = (o // OG) * CG
+        accs = np.zeros((HO, WO), np.int64)
+        for c in range(CG):
+            plane = xs[nn, c0 + c]
+            for i in range(KH):
+                for j in range(KW):
+                    w = np.int64(ws[o, c, i, j])
+                    for oh in range(HO):
+                        row = plane[oh * sh + i * dh, j * dw:]
+                        accrow = accs[oh]
+                        for ow in range(WO):
+                            x = np.int64(row[ow * sw])
+                            acc = accrow[ow]
+                            #PRODUCT
+                            #ACCUMULATE
+                            accrow[ow] = acc
+        out[nn, o] = accs
+'''
+
+# -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
+SPLIT_KERNELS = '''
+@numba.njit(cache=True, parallel=True, nogil=True)
+def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
+    # tables[g, nb, s, r, :] for the NB weights of block nb at step s (patterns, zero-padded).
+    # One step (lo_rows = 16): row r is split[r, w]. A pair of steps (lo_rows = 256, exact adder
+    # only): row r < 256 is split[r & 15, w] + split[r >> 4, w2], row 256 + h is
+    # split[16 + (h & (2^hb - 1)), w] + split[16 + (h >> hb), w2]; has2 = 0 where the pair is a lone
+    # last step. Flat unsigned indices: numba then skips its negative-index checks.
+    G, NBLK, KC, R, NB = tables.shape
+    NPAD = wpat.shape[2]
+    wflat = wpat.ravel()
+    w2flat = wpat2.ravel()
+    sflat = split.ravel()
+    tflat = tables.reshape(-1)
+    pairs = lo_rows == 256
+    for task in numba.prange(G * NBLK * KC):  # the (g, nb, s) order of the table's layout
+        g = task // (NBLK * KC)
+        nb = (task // KC) % NBLK
+        k = task % KC
+        w0 = np.uint64((g * KC + k) * NPAD + nb * NB)
+        second = has2[k]
+        for r in range(R):
+            t0 = np.uint64((task * R + r) * NB)
+            if not pairs:
+                s0 = np.uint64(r * 256)
+                for j in range(NB):
+                    tflat[t0 + np.uint64(j)] = sflat[s0 + np.uint64(wflat[w0 + np.uint64(j)])]
+            else:
+                if r < 256:
+                    ra = r & 15
+                    rb = r >> 4
+                else:
+                    ra = 16 + ((r - 256) & ((1 << hb) - 1))
+                    rb = 16 + ((r - 256) >> hb)
+                sa = np.uint64(ra * 256)
+                sb = np.uint64(rb * 256)
+                for j in range(NB):
+                    v = sflat[sa + np.uint64(wflat[w0 + np.uint64(j)])]
+                    if second:
+                        v += sflat[sb + np.uint64(w2flat[w0 + np.uint64(j)])]
+                    tflat[t0 + np.uint64(j)] = v
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB):
+    # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output. A step reads
+    # x = xflat[base[m] + koff[k]], or with pair tables the pattern pair x | x2 << 8 (x2 at koff2[k]).
+    # Flat unsigned indices and no array views (a view's reference count is an atomic that the
+    # threads would share).
+    G, NBLK, KC, R, NB = tables.shape
+    M = base.shape[0]
+    MBLK = (M + MB - 1) // MB
+    tflat = tables.reshape(-1)
+    aflat = accs.reshape(-1)
+    nbu = np.uint64(NB)
+    pairs = lo_rows == 256
+    su = np.uint64(shift)
+    hbu = np.uint64(8 - shift)
+    lou = np.uint64(lo_rows)
+    for task in numba.prange(G * NBLK * MBLK):
+        g = task // (NBLK * MBLK)
+        nb = (task // MBLK) % NBLK
+        m0 = (task % MBLK) * MB
+        m1 = min(M, m0 + MB)
+        # Two steps per pass over the accumulators (half the loads and stores of them).
+        for k in range(0, KC, 2):
+            two = k + 1 < KC
+            k1 = k + 1 if two else k
+            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
+            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+            for m in range(m0, m1):
+                b = base[m] + goff[g]
+                x0 = np.uint64(xflat[b + koff[k]])
+                x1 = np.uint64(xflat[b + koff[k1]])
+                if pairs:
+                    x0 |= np.uint64(xflat[b + koff2[k]]) << np.uint64(8)
+                    x1 |= np.uint64(xflat[b + koff2[k1]]) << np.uint64(8)
+                # low nibbles (of both patterns), then the high parts: rows lo_rows ..
+                lo0 = t0 + ((x0 & np.uint64(15)) | ((x0 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
+                lo1 = t1 + ((x1 & np.uint64(15)) | ((x1 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
+                hi0 = t0 + (lou + (((x0 & np.uint64(255)) >> su) | ((x0 >> (np.uint64(8) + su)) << hbu))) * nbu
+                hi1 = t1 + (lou + (((x1 & np.uint64(255)) >> su) | ((x1 >> (np.uint64(8) + su)) << hbu))) * nbu
+                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                for j in range(nbu):
+                    acc = aflat[a0 + j]
+                    p = tflat[lo0 + j] + tflat[hi0 + j]
+                    #ACCUMULATE
+                    if two:
+                        p = tflat[lo1 + j] + tflat[hi1 + j]
+                        #ACCUMULATE
+                    aflat[a0 + j] = acc
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def finish(accs, out, shift):
+    # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
+    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
+    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping.
+    G, NBLK, M, NB = accs.shape
+    I, O, P = out.shape
+    OG = O // G
+    for task in numba.prange(I * O):
+        i = task // O
+        o = task % O
+        g = o // OG
+        nb = (o % OG) // NB
+        j = (o % OG) % NB
+        for p in range(P):
+            v = np.int64(accs[g, nb, i * P + p, j])
+            out[i, o, p] = (v << shift) >> shift
+'''
+
+# -- CUDA: one thread per output (see opmodels.kernels.cuda) ---------------------------------------
+CUDA_KERNELS = '''
+TILE_K = 16
+
+
+@cuda.jit(cache=True)
+def matmul_kernel(xs, ws, table, use_table, out, acc_shift):
+    # block (blockIdx.x: a run of THREADS rows m, blockIdx.y: one column n)
+    tile = cuda.shared.array((TILE_K, 256), numba.int32)
+    m = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    n = cuda.blockIdx.y
+    M = xs.shape[0]
+    K = xs.shape[1]
+    acc = np.int64(0)
+    for k0 in range(0, K, TILE_K):
+        kn = min(TILE_K, K - k0)
+        if use_table:  # uniform over the block, so the barriers below are reached by every thread
+            for e in range(cuda.threadIdx.x, kn * 256, cuda.blockDim.x):
+                tile[e // 256, e % 256] = table[np.int64(ws[k0 + e // 256, n]) & 255, e % 256]
+            cuda.syncthreads()
+        if m < M:
+            for kk in range(kn):
+                x = np.int64(xs[m, k0 + kk])
+                w = np.int64(ws[k0 + kk, n])
+                #PRODUCT
+                #ACCUMULATE
+        if use_table:
+            cuda.syncthreads()
+    if m < M:
+        out[m, n] = (acc << acc_shift) >> acc_shift
+
+
+@cuda.jit(cache=True)
+def conv2d_kernel(xs, ws, table, use_table, out, acc_shift, sh, sw, ph, pw, dh, dw, groups):
+    # block (blockIdx.x: a run of THREADS output pixels, blockIdx.y: one (image, output channel))
+    tile = cuda.shared.array((TILE_K, 256), numba.int32)
+    H = xs.shape[2]
+    W = xs.shape[3]
+    O = ws.shape[0]
+    CG = ws.shape[1]
+    KH = ws.shape[2]
+    KW = ws.shape[3]
+    HO = out.shape[2]
+    WO = out.shape[3]
+    pixel = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
+    nn = cuda.blockIdx.y // O
+    o = cuda.blockIdx.y % O
+    c0 = (o // (O // groups)) * CG
+    oh = pixel // WO
+    ow = pixel % WO
+    K = CG * KH * KW
+    acc = np.int64(0)
+    for k0 in range(0, K, TILE_K):
+        kn = min(TILE_K, K - k0)
+        if use_table:
+            for e in range(cuda.threadIdx.x, kn * 256, cuda.blockDim.x):
+                k = k0 + e // 256
+                wk = np.int64(ws[o, k // (KH * KW), (k // KW) % KH, k % KW])
+                tile[e // 256, e % 256] = table[wk & 255, e % 256]
+            cuda.syncthreads()
+        if pixel < HO * WO:
+            for kk in range(kn):
+                k = k0 + kk
+                c = k // (KH * KW)
+                i = (k // KW) % KH
+                j = k % KW
+                ih = oh * sh - ph + i * dh
+                iw = ow * sw - pw + j * dw
+                x = np.int64(0)  # zero padding: a real MAC with operand 0
+                if 0 <= ih < H and 0 <= iw < W:
+                    x = np.int64(xs[nn, c0 + c, ih, iw])
+                w = np.int64(ws[o, c, i, j])
+                #PRODUCT
+                #ACCUMULATE
+        if use_table:
+            cuda.syncthreads()
+    if pixel < HO * WO:
+        out[nn, o, oh, ow] = (acc << acc_shift) >> acc_shift
+'''
+
+
+# template name -> (text, renderer, LUT-mode product line, file stem)
+TEMPLATES = {
+    "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
+    "split": (SPLIT_KERNELS, numba_cpu.CPU, LUT_LINE, "split"),
+    "cuda": (CUDA_KERNELS, numba_cuda.CUDA, CUDA_LUT_LINE, "cuda_kernels"),
+}
+
+_modules: dict[tuple, object] = {}
+
+
+def module(plan, template: str):
+    """The generated module of ``template`` for this plan: the multiplier's and adder's statements
+    pasted into the loops. Memoised: rendering the text costs more than a small layer's kernel call."""
+    kind = product_kind(plan)
+    behavioural = kind.startswith("behavioural")
+    # Name only what the text depends on: one LUT kernel module serves every 8-bit multiplier.
+    described = plan.multiplier_name if behavioural else kind
+    key = (template, kind, described, plan.multiplier.ir_hash if behavioural else None,
+           plan.adder.ir_hash if plan.adder else None, plan.adder.id if plan.adder else None)
+    if key not in _modules:
+        text, renderer, lut_line, stem = TEMPLATES[template]
+        source = (f'"""Generated by opmodels: kernels for multiplier {described}, adder '
+                  f'{plan.adder.id if plan.adder else "exact"}."""\n{renderer.header}\n'
+                  + fill(text, {"PRODUCT": product_lines(plan, renderer, lut_line),
+                                "ACCUMULATE": accumulate_lines(plan, renderer)}))
+        accumulate = "loa" if plan.adder is not None else "exact"
+        _modules[key] = numba_cpu.load_module(source, f"{stem}_{kind}_{accumulate}")
+    return _modules[key]
+
+
+def product_kind(plan) -> str:
+    if plan.mode == "behavioural":
+        return f"behavioural_{plan.booth_operand}"
+    return plan.mode
+
+
+def product_lines(plan, renderer, lut_line: str) -> list[str]:
+    if plan.mode == "lut":
+        return [lut_line]
+    if plan.mode == "exact":
+        return [EXACT_LINE]
+    a, b = ("x", "w") if plan.booth_operand == "w" else ("w", "x")  # b is the Booth-recoded operand
+    return renderer.render_statements(plan.multiplier.graph, {"a": a, "b": b}, "p", prefix="m")
+
+
+def accumulate_lines(plan, renderer) -> list[str]:
+    if plan.adder is None:
+        return ["acc = acc + p"]  # int64 wraps; the caller reduces modulo 2^acc_width
+    return renderer.render_statements(plan.adder.graph, {"a": "acc", "b": "p"}, "acc", prefix="s")
+
+
+def fill(template: str, blocks: dict[str, list[str]]) -> str:
+    """Replace each ``#NAME`` marker line by its block of statements, at the marker's indentation."""
+    out = []
+    for line in template.splitlines():
+        marker = line.strip()
+        if marker.startswith("#") and marker[1:] in blocks:
+            indent = line[:len(line) - len(line.lstrip())]
+            out.extend(indent + statement for statement in blocks[marker[1:]])
+        else:
+            out.append(line)
+    return "\n".join(out) + "\n"
