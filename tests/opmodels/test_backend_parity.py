@@ -1,7 +1,9 @@
 """Backend parity: every 8-bit catalog operator, all 65,536 pairs, through every available backend,
 equal to the reference interpreter (STYLE.md lesson 3). Unavailable backends skip with a reason.
 
-The default run checks a few operators; the slow run all of them.
+The default run checks a few operators; the slow run all of them. The generated Verilog in Icarus
+over all pairs of the whole catalog runs in tests/verification (slow); the CUDA kernels in
+tests/opmodels/test_numba_cuda.py (the CUDA simulator, tiny shapes; a real GPU: marked ``gpu``).
 """
 from __future__ import annotations
 
@@ -40,6 +42,20 @@ def _kernels_cpu(op, a, b):
     return by_weight[a - values[0], b - values[0]]
 
 
+def _yosys_netlist(op, a, b):
+    """The gate netlist Yosys makes of the generated Verilog, simulated gate by gate."""
+    from opmodels.bits import to_patterns
+    from opmodels.cost import operator_netlist
+    netlist, _ = operator_netlist(op)
+    y = netlist.evaluate({"a": to_patterns(a, op.a.width), "b": to_patterns(b, op.b.width)})["y"]
+    return op.y.read(y)
+
+
+def _needs_yosys() -> str | None:
+    from opmodels.cost import find_yosys
+    return None if find_yosys() else "Yosys is not installed"
+
+
 def _needs(module: str) -> str | None:
     try:
         __import__(module)
@@ -52,6 +68,7 @@ BACKENDS = {
     "lut": (_lut, lambda: None),
     "numba_cpu": (_numba_cpu, lambda: _needs("numba")),
     "kernels_cpu": (_kernels_cpu, lambda: _needs("numba")),
+    "yosys_netlist": (_yosys_netlist, _needs_yosys),
 }
 
 
