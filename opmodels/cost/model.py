@@ -28,7 +28,6 @@ from .. import cache, vectors
 from ..bits import to_patterns
 from ..errors import OpmodelsError
 from ..files import write_atomic
-from ..operator import Operator
 from . import yosys
 from .netlist import AREA_NAND2, Netlist
 from .yosys import DEFAULT_FLOW, FLOW, GATES, MAPPINGS, SynthesisError, check_flow, find_yosys, yosys_version
@@ -81,9 +80,10 @@ def _flow_key(flow: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _require_operator(op, what: str) -> Operator:
-    # Strings are resolved at the edges (the CLI, netsim's config); here an Operator is required.
-    if not isinstance(op, Operator):
+def _require_operator(op, what: str):
+    # Strings are resolved at the edges (the CLI, netsim's config); here an Operator is required. It is
+    # recognised by what it has, so this package stays below opmodels.operator (whose cost() calls it).
+    if isinstance(op, str) or not all(hasattr(op, name) for name in ("graph", "ir_hash", "a", "b", "y")):
         raise OpmodelsError(f"{what} takes an Operator, not {op!r}; resolve an id with opmodels.get(...)")
     return op
 
