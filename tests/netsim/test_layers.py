@@ -60,6 +60,59 @@ def test_identity_linear(multiplier, recode):
         assert torch.equal(approx(layer, 8.0)(x), approx(layer, 8.0, multiplier=multiplier, recode=recode)(x))
 
 
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(c) for c in CONV_CASES])
+@pytest.mark.parametrize("multiplier", ["exact", "M4P0"])
+def test_identity_loa0_conv(case, multiplier):
+    """LOA0 (the exact adder written as a LOA with l = 0) accumulates like the exact 32-bit adder: the
+    layer equals the quantized exact layer bit for bit, on the kernels' LOA accumulation path."""
+    layer = conv_layer(**case)
+    x = torch.randn(2, layer.in_channels, 9, 8)
+    exact = approx(layer)
+    loa0 = approx(layer, multiplier=multiplier, adder="LOA0")
+    assert loa0.adder_op.id == "LOA0" and loa0.acc_width == exact.acc_width == 32
+    with torch.no_grad():
+        assert torch.equal(exact(x), loa0(x))
+
+
+@pytest.mark.parametrize("recode", ["weight", "activation"])
+def test_identity_loa0_linear(recode):
+    torch.manual_seed(2)
+    layer = nn.Linear(300, 7)  # a long reduction: 300 LOA0 additions per output
+    x = torch.randn(5, 300) * 3
+    with torch.no_grad():
+        assert torch.equal(approx(layer, 8.0)(x), approx(layer, 8.0, multiplier="M2P0", adder="LOA0", recode=recode)(x))
+
+
+WIDE = ["EXACTW10", "M1P0W10", "M5P0W12", "M4P0"]  # "M4P0" at 10 bits runs as M4P0W16
+
+
+@pytest.mark.parametrize("multiplier", WIDE)
+@pytest.mark.parametrize("recode", ["weight", "activation"])
+def test_identity_behavioural_linear(multiplier, recode):
+    """10-bit operands do not fit a lookup table: an exact (p = 0) multiplier runs behaviourally and
+    still equals the quantized exact 10-bit layer bit for bit."""
+    torch.manual_seed(4)
+    layer = nn.Linear(45, 6)
+    x = torch.randn(7, 45) * 2
+    exact = approx(layer, 6.0, w_bits=10, a_bits=10)
+    wide = approx(layer, 6.0, multiplier=multiplier, w_bits=10, a_bits=10, recode=recode)
+    assert wide.multiplier_op.width > 8 and int(wide.weight_q.abs().max()) == 511
+    with torch.no_grad():
+        assert torch.equal(exact(x), wide(x))
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(c) for c in CONV_CASES])
+@pytest.mark.parametrize("multiplier", ["EXACTW10", "M1P0W10"])
+def test_identity_behavioural_conv(case, multiplier):
+    layer = conv_layer(**case)
+    x = torch.randn(2, layer.in_channels, 9, 8)
+    exact = approx(layer, w_bits=10, a_bits=10, w_granularity="channel")
+    wide = approx(layer, multiplier=multiplier, w_bits=10, a_bits=10, w_granularity="channel")
+    assert wide.multiplier_op.id == multiplier
+    with torch.no_grad():
+        assert torch.equal(exact(x), wide(x))
+
+
 def test_identity_whole_model_every_path():
     from netsim import zoo
     torch.manual_seed(0)
