@@ -273,6 +273,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
 
 
 def _wrap(acc: torch.Tensor, width: int) -> torch.Tensor:
+    """``opmodels.bits.wrap_signed`` for torch tensors (on any device): int64 mod 2^width, read as signed."""
     if width >= 64:
         return acc
     acc = acc & ((1 << width) - 1)

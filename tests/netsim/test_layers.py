@@ -1,5 +1,6 @@
-"""Approximate Conv2d / Linear: identity with the exact quantized layers, equality with numpy
-references built from the LUT, behavioural (16-bit) mode, both backends, the straight-through gradient."""
+"""Approximate Conv2d / Linear: identity with the exact quantized layers (M*P0, LOA0, behavioural
+wide operands), equality with numpy references built from the LUT, LOA accumulation against the spec
+written out, behavioural (16-bit) mode, the straight-through gradient."""
 import numpy as np
 import pytest
 import torch
