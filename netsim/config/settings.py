@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import opmodels
-from opmodels.operator import Operator
+from opmodels import Operator
 
 from ..errors import NetsimError
 from .widths import LUT_BITS, operator_for

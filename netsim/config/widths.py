@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 
 import opmodels
-from opmodels.operator import Operator
+from opmodels import Operator
 
 from ..errors import NetsimError
 

@@ -207,7 +207,8 @@ def _run_dask(pending, worker, finished, *, workers, threads, address):
     except ImportError:
         raise NetsimError("the dask executor needs Dask: pip install 'dask[distributed]'") from None
     # no address: a LocalCluster of ``workers`` processes, closed with the client
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True) if address is None else None
+    cluster = None if address is not None else LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                            processes=True, dashboard_address=None)
     client = Client(cluster if cluster is not None else address)
     try:
         futures = {client.submit(_run_limited, worker, threads, job.payload, pure=False): job for job in pending}
