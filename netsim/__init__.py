@@ -19,7 +19,7 @@ _LAZY = {
     "Calibration": ("network", "Calibration"),
     "ApproxConv2d": ("layers", "ApproxConv2d"), "ApproxLinear": ("layers", "ApproxLinear"),
 }
-_SUBMODULES = ("zoo", "data", "quant", "layers", "network", "checkpoint", "train", "backend", "reference", "cli")
+_SUBMODULES = ("zoo", "data", "quant", "layers", "network", "checkpoint", "train", "backend", "cli")
 
 __all__ = ["Config", "LayerSettings", "NetsimError", *_LAZY, *_SUBMODULES]
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import backend, quant
+from .macs import layer_macs
 from .config import LayerSettings
 
 FLOAT32_EXACT = 1 << 24  # integers up to this magnitude (and their partial sums) are exact in float32
@@ -25,22 +26,28 @@ class ApproxMixin:
     """State shared by the approximate layers; ``settings`` is the resolved :class:`LayerSettings`."""
 
     settings: LayerSettings
-    _SHAPE_ATTRIBUTES: tuple = ()  # what a layer copies from its float original besides its parameters
 
     @classmethod
     def from_float(cls, layer: nn.Module, settings: LayerSettings, name: str = "",
                    input_range: float | None = None):
-        """The approximate twin of ``layer``, sharing its weight and bias Parameters."""
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        for attribute in cls._SHAPE_ATTRIBUTES:
-            setattr(new, attribute, getattr(layer, attribute))
+        """The approximate twin of ``layer``, sharing its weight and bias Parameters.
+
+        The torch layer's own ``__init__`` builds it (on the meta device: its fresh parameters are
+        replaced by the original's at once), so every attribute torch derives is derived by torch.
+        """
+        new = cls(**cls.shape_arguments(layer), bias=layer.bias is not None, device="meta")
         new.weight, new.bias = layer.weight, layer.bias
         new.train(layer.training)
-        new._setup(settings, name, input_range)
+        new.configure(settings, name, input_range)
         return new
 
-    def _setup(self, settings: LayerSettings, name: str, input_range: float | None):
+    @staticmethod
+    def shape_arguments(layer: nn.Module) -> dict:
+        """The constructor arguments of a layer of ``layer``'s shape (bias and device aside)."""
+        raise NotImplementedError
+
+    def configure(self, settings: LayerSettings, name: str = "", input_range: float | None = None):
+        """Take ``settings`` and the calibrated input range; quantizes the weight."""
         self.settings = settings
         self.layer_name = name
         self.multiplier_op = settings.multiplier_operator()
@@ -108,7 +115,8 @@ class ApproxMixin:
         """Largest possible |accumulator| with exact arithmetic."""
         return self._fan_in() * quant.qmax(self.settings.w_bits) * quant.qmax(self.settings.a_bits)
 
-    def _input_scale(self, x: torch.Tensor) -> torch.Tensor:
+    def activation_scale(self, x: torch.Tensor) -> torch.Tensor:
+        """The step that quantizes input ``x``: the calibrated one, or this batch's without calibration."""
         if self.input_scale is not None:
             return self.input_scale
         # no calibration: the scale of this batch (results then depend on the batch)
@@ -138,7 +146,7 @@ class ApproxMixin:
 
     def _approx_forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.settings
-        a_scale = self._input_scale(x)
+        a_scale = self.activation_scale(x)
         xq = quant.quantize(x.detach(), a_scale, s.a_bits)
         y = self._dequantize(self._accumulate(xq, x.dtype), a_scale, x.dtype)
         if self.bias is not None:
@@ -162,7 +170,9 @@ class ApproxMixin:
 class ApproxLinear(ApproxMixin, nn.Linear):
     """``nn.Linear`` whose products and sums go through an approximate multiplier and adder."""
 
-    _SHAPE_ATTRIBUTES = ("in_features", "out_features")
+    @staticmethod
+    def shape_arguments(layer: nn.Linear) -> dict:
+        return {"in_features": layer.in_features, "out_features": layer.out_features}
 
     def _fan_in(self) -> int:
         return self.in_features
@@ -192,11 +202,10 @@ class ApproxLinear(ApproxMixin, nn.Linear):
         return acc.reshape(*lead, self.out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = super().forward(x) if not self.settings.quantize else self._approx_forward(x)
         if self.macs_per_sample is None and x.dim() >= 1:
-            self.macs_per_sample = x[0].numel() * self.out_features if x.dim() > 1 else x.numel() * self.out_features
-        if not self.settings.quantize:
-            return super().forward(x)
-        return self._approx_forward(x)
+            self.macs_per_sample = layer_macs(self, x, y)
+        return y
 
     def extra_repr(self):
         return f"{super().extra_repr()}, {describe_settings(self)}"
@@ -205,9 +214,10 @@ class ApproxLinear(ApproxMixin, nn.Linear):
 class ApproxConv2d(ApproxMixin, nn.Conv2d):
     """``nn.Conv2d`` (any groups, depthwise included) with approximate products and sums."""
 
-    _SHAPE_ATTRIBUTES = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation",
-                         "transposed", "output_padding", "groups", "padding_mode",
-                         "_reversed_padding_repeated_twice")
+    @staticmethod
+    def shape_arguments(layer: nn.Conv2d) -> dict:
+        return {name: getattr(layer, name) for name in ("in_channels", "out_channels", "kernel_size", "stride",
+                                                         "padding", "dilation", "groups", "padding_mode")}
 
     def _fan_in(self) -> int:
         kh, kw = self.kernel_size
@@ -255,7 +265,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
         else:
             y = self._approx_forward(x)
         if self.macs_per_sample is None:
-            self.macs_per_sample = y[0].numel() * self._fan_in()
+            self.macs_per_sample = layer_macs(self, x, y)
         return y
 
     def extra_repr(self):
@@ -263,6 +273,7 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
 
 
 def _wrap(acc: torch.Tensor, width: int) -> torch.Tensor:
+    """``opmodels.bits.wrap_signed`` for torch tensors (on any device): int64 mod 2^width, read as signed."""
     if width >= 64:
         return acc
     acc = acc & ((1 << width) - 1)

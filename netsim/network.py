@@ -11,6 +11,7 @@ from torch.nn.modules.linear import NonDynamicallyQuantizableLinear
 from .config import Config
 from .errors import NetsimError
 from .layers import APPROX_TYPES, ApproxMixin, describe_settings
+from .macs import count_macs, layer_macs
 from .quant import RangeObserver
 
 
@@ -54,7 +55,7 @@ def calibrate(model: nn.Module, loader, batches: int | None = None, progress: bo
         def hook(module, inputs, output):
             observers[name].observe(inputs[0])
             if name not in macs:
-                macs[name] = _macs(module, inputs[0], output)
+                macs[name] = layer_macs(module, inputs[0], output)
         return hook
 
     handles = [layer.register_forward_hook(hook_for(name)) for name, layer in layers.items()]
@@ -94,7 +95,7 @@ def convert(model: nn.Module, config: Config | None = None, calibration=None, *,
     settings = config.resolve(layers)
     if calibration is not None and not isinstance(calibration, Calibration):
         calibration = calibrate(model, calibration, batches=calibration_batches)
-    target = model if inplace else copy.deepcopy(model)
+    target = model if inplace else _copy(model)
     for name, layer in target_layers(target).items():
         s = settings[name]
         input_range = None
@@ -110,18 +111,18 @@ def convert(model: nn.Module, config: Config | None = None, calibration=None, *,
     return target
 
 
+def _copy(model: nn.Module) -> nn.Module:
+    """A deep copy that shares the operators of approximate layers: they are immutable values (and
+    hold mapping proxies, which deepcopy cannot copy)."""
+    memo = {id(op): op for layer in model.modules() if isinstance(layer, ApproxMixin)
+            for op in (layer.multiplier_op, layer.adder_op) if op is not None}
+    return copy.deepcopy(model, memo)
+
+
 def _set_module(model: nn.Module, name: str, module: nn.Module) -> None:
     parent_name, _, child = name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     setattr(parent, child, module)
-
-
-def _macs(module, x, y) -> int:
-    if isinstance(module, nn.Conv2d):
-        kh, kw = module.kernel_size
-        return (y[0].numel() if y.dim() == 4 else y.numel()) * module.in_channels // module.groups * kh * kw
-    per_sample = x[0].numel() if x.dim() > 1 else x.numel()
-    return per_sample * module.out_features
 
 
 @dataclass
@@ -204,4 +205,5 @@ def _progress(iterable, desc: str, enabled: bool, total=None):
     return tqdm(iterable, desc=desc, total=total, leave=False, dynamic_ncols=True)
 
 
-__all__ = ["Calibration", "Description", "calibrate", "convert", "describe", "evaluate", "describe_settings"]
+__all__ = ["Calibration", "Description", "calibrate", "convert", "count_macs", "describe", "evaluate",
+           "describe_settings", "layer_macs", "target_layers"]

@@ -102,6 +102,28 @@ def products(multiplier, a, b) -> np.ndarray:
     return op.evaluate(a, b)
 
 
+def loa_from_spec(x, y, width: int, l: int) -> np.ndarray:
+    """Spec section 7 written out, independent of the DSL and the IR: the low ``l`` bits are x | y,
+    the upper part an exact sum with carry-in x[l-1] & y[l-1]; int64 arrays of signed ``width``-bit
+    values (width <= 63) in, signed out."""
+    mask = (1 << width) - 1
+    xp, yp = np.asarray(x, np.int64) & mask, np.asarray(y, np.int64) & mask
+    if l == 0:
+        return wrap(xp + yp, width)
+    low = (xp | yp) & ((1 << l) - 1)
+    carry = (xp >> (l - 1)) & (yp >> (l - 1)) & 1
+    upper = ((xp >> l) + (yp >> l) + carry) & ((1 << (width - l)) - 1)
+    return wrap((upper << l) | low, width)
+
+
+def mac_from_spec(P: np.ndarray, width: int, l: int) -> np.ndarray:
+    """Spec section 8 over the last axis of P with the LOA of :func:`loa_from_spec` (no IR involved)."""
+    acc = np.zeros(P.shape[:-1], np.int64)
+    for k in range(P.shape[-1]):
+        acc = loa_from_spec(acc, wrap(P[..., k], width), width, l)
+    return acc
+
+
 def mac(P: np.ndarray, adder="exact", acc_width: int = 32) -> np.ndarray:
     """Spec section 8 over the last axis of P: int64 sum mod 2^w, or a sequential LOA loop built from
     the adder's Operator.evaluate."""

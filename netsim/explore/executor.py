@@ -190,7 +190,9 @@ def _run_ray(pending, worker, finished, *, workers, threads, address):
     except ImportError:
         raise NetsimError("the ray executor needs Ray: pip install 'ray[default]'") from None
     if not ray.is_initialized():
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        # no address: a local Ray cluster of ``workers`` CPUs
+        ray.init(address=address, num_cpus=workers if address is None else None, ignore_reinit_error=True,
+                 log_to_driver=False)
     remote = ray.remote(num_cpus=threads)(_run_limited)
     refs = {remote.remote(worker, threads, job.payload): job for job in pending}
     while refs:
@@ -204,16 +206,18 @@ def _run_dask(pending, worker, finished, *, workers, threads, address):
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
         raise NetsimError("the dask executor needs Dask: pip install 'dask[distributed]'") from None
-    if address is None:
-        client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True))
-    else:
-        client = Client(address)
+    # no address: a LocalCluster of ``workers`` processes, closed with the client
+    cluster = None if address is not None else LocalCluster(n_workers=workers, threads_per_worker=1,
+                                                            processes=True, dashboard_address=None)
+    client = Client(cluster if cluster is not None else address)
     try:
         futures = {client.submit(_run_limited, worker, threads, job.payload, pure=False): job for job in pending}
         for future in as_completed(list(futures)):
             finished(futures[future], future.result())
     finally:
         client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _run_limited(worker, threads: int, payload):

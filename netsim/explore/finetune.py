@@ -155,7 +155,7 @@ def _lut_gradient_hook(layer, inputs, output):
 def _layer_gradients(layer, x: torch.Tensor, grad: torch.Tensor):
     from .. import quant
     s = layer.settings
-    a_scale = layer._input_scale(x).float()
+    a_scale = layer.activation_scale(x).float()
     xq = quant.quantize(x.detach(), a_scale, s.a_bits)
     w_scale = layer.weight_scale.float()
     op = layer.multiplier_op

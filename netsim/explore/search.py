@@ -16,24 +16,12 @@ from .cost import cost_source, relative_area
 from .sweeps import Run, baseline_config, layer_names
 
 
-def layer_macs(spec) -> dict:
-    import torch
+def model_macs(spec) -> dict:
+    """{layer name: MACs per sample} of the model ``spec`` names."""
     from .. import zoo
-    from ..network import _macs, target_layers
+    from ..network import count_macs, target_layers
     model = zoo.build(spec.name)
-    layers = target_layers(model)
-    macs = {}
-    def record(name):
-        def hook(module, inputs, output):
-            macs[name] = _macs(module, inputs[0], output)  # returns None: the output stays as it is
-        return hook
-
-    hooks = [layer.register_forward_hook(record(name)) for name, layer in layers.items()]
-    with torch.no_grad():
-        model.eval()(torch.zeros((1, *zoo.ZOO[spec.name].input_shape)))
-    for hook in hooks:
-        hook.remove()
-    return macs
+    return count_macs(model, target_layers(model), zoo.ZOO[spec.name].input_shape)
 
 
 def assignment_cost(assignment: dict, macs: dict, source: str) -> float:
@@ -65,7 +53,7 @@ def search(spec, choices: list, min_accuracy: float, run: Run | None = None, tri
     run = run or Run()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     layers = layer_names(spec)
-    macs = layer_macs(spec)
+    macs = model_macs(spec)
     choices = list(dict.fromkeys(choices))
     source = cost_source()
     # the accuracy floor is an NSGA-II constraint (feasible when <= 0); Optuna 5 sets it on the trial

@@ -150,3 +150,17 @@ def test_import_netsim_and_build_configs_without_torch():
             "c.to_toml(); assert 'torch' not in sys.modules and 'numba' not in sys.modules, sorted(sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
+
+
+def test_each_key_is_validated_once(monkeypatch):
+    import netsim.config as package
+    seen = []
+    check = package.check_value
+    monkeypatch.setattr(package, "check_value", lambda key, value, where: seen.append((key, where)) or check(key, value, where))
+    Config.loads(EXAMPLE, "approx.toml")
+    # 4 keys in [default], 2 + 1 + 2 in the [[layer]] entries, each once and with its own line
+    assert sorted(seen) == sorted([("multiplier", "approx.toml:2"), ("adder", "approx.toml:3"),
+                                   ("w_bits", "approx.toml:4"), ("a_bits", "approx.toml:5"),
+                                   ("multiplier", "approx.toml:9"), ("a_bits", "approx.toml:10"),
+                                   ("multiplier", "approx.toml:14"),
+                                   ("multiplier", "approx.toml:18"), ("adder", "approx.toml:19")])

@@ -1,16 +1,17 @@
-"""Approximate Conv2d / Linear: identity with the exact quantized layers, equality with numpy
-references built from the LUT, behavioural (16-bit) mode, both backends, the straight-through gradient."""
+"""Approximate Conv2d / Linear: identity with the exact quantized layers (M*P0, LOA0, behavioural
+wide operands), equality with numpy references built from the LUT, LOA accumulation against the spec
+written out, behavioural (16-bit) mode, the straight-through gradient."""
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 import opmodels
-from netsim import backend, reference
+from netsim import backend
 from netsim.config import Config, LayerSettings
 from netsim.layers import ApproxConv2d, ApproxLinear
 from netsim.network import convert
-from tests.utils import conv2d_reference, matmul_reference
+from tests.utils import conv2d_reference, mac_from_spec, matmul_reference, unfold
 
 LOGICS = [f"M{m}P0" for m in range(1, 7)]
 
@@ -58,6 +59,59 @@ def test_identity_linear(multiplier, recode):
     x = torch.randn(6, 37) * 3
     with torch.no_grad():
         assert torch.equal(approx(layer, 8.0)(x), approx(layer, 8.0, multiplier=multiplier, recode=recode)(x))
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(c) for c in CONV_CASES])
+@pytest.mark.parametrize("multiplier", ["exact", "M4P0"])
+def test_identity_loa0_conv(case, multiplier):
+    """LOA0 (the exact adder written as a LOA with l = 0) accumulates like the exact 32-bit adder: the
+    layer equals the quantized exact layer bit for bit, on the kernels' LOA accumulation path."""
+    layer = conv_layer(**case)
+    x = torch.randn(2, layer.in_channels, 9, 8)
+    exact = approx(layer)
+    loa0 = approx(layer, multiplier=multiplier, adder="LOA0")
+    assert loa0.adder_op.id == "LOA0" and loa0.acc_width == exact.acc_width == 32
+    with torch.no_grad():
+        assert torch.equal(exact(x), loa0(x))
+
+
+@pytest.mark.parametrize("recode", ["weight", "activation"])
+def test_identity_loa0_linear(recode):
+    torch.manual_seed(2)
+    layer = nn.Linear(300, 7)  # a long reduction: 300 LOA0 additions per output
+    x = torch.randn(5, 300) * 3
+    with torch.no_grad():
+        assert torch.equal(approx(layer, 8.0)(x), approx(layer, 8.0, multiplier="M2P0", adder="LOA0", recode=recode)(x))
+
+
+WIDE = ["EXACTW10", "M1P0W10", "M5P0W12", "M4P0"]  # "M4P0" at 10 bits runs as M4P0W16
+
+
+@pytest.mark.parametrize("multiplier", WIDE)
+@pytest.mark.parametrize("recode", ["weight", "activation"])
+def test_identity_behavioural_linear(multiplier, recode):
+    """10-bit operands do not fit a lookup table: an exact (p = 0) multiplier runs behaviourally and
+    still equals the quantized exact 10-bit layer bit for bit."""
+    torch.manual_seed(4)
+    layer = nn.Linear(45, 6)
+    x = torch.randn(7, 45) * 2
+    exact = approx(layer, 6.0, w_bits=10, a_bits=10)
+    wide = approx(layer, 6.0, multiplier=multiplier, w_bits=10, a_bits=10, recode=recode)
+    assert wide.multiplier_op.width > 8 and int(wide.weight_q.abs().max()) == 511
+    with torch.no_grad():
+        assert torch.equal(exact(x), wide(x))
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=[str(c) for c in CONV_CASES])
+@pytest.mark.parametrize("multiplier", ["EXACTW10", "M1P0W10"])
+def test_identity_behavioural_conv(case, multiplier):
+    layer = conv_layer(**case)
+    x = torch.randn(2, layer.in_channels, 9, 8)
+    exact = approx(layer, w_bits=10, a_bits=10, w_granularity="channel")
+    wide = approx(layer, multiplier=multiplier, w_bits=10, a_bits=10, w_granularity="channel")
+    assert wide.multiplier_op.id == multiplier
+    with torch.no_grad():
+        assert torch.equal(exact(x), wide(x))
 
 
 def test_identity_whole_model_every_path():
@@ -133,19 +187,23 @@ def test_behavioural_mode_16_bits_equals_interpreter():
     assert layer.weight_q.dtype == torch.int16 and int(layer.weight_q.abs().max()) == 2047
 
 
-@pytest.mark.parametrize("multiplier, adder", [("M4P8", "exact"), ("M3P6", "LOA5"), ("M2P8", "LOA8W20")])
-def test_reference_backend_equals_kernels(multiplier, adder):
-    if backend.kernels() is None:
-        pytest.skip("opmodels.kernels is not installed")
+@pytest.mark.parametrize("multiplier, adder", [("M3P6", "LOA5"), ("M2P8", "LOA8W20"), ("M4P8", "LOA0")])
+def test_loa_accumulation_equals_the_spec_written_out(multiplier, adder):
+    """The backend's LOA accumulation against spec section 7 written out by hand (not from the IR)."""
     rng = np.random.default_rng(4)
     x = torch.from_numpy(rng.integers(-127, 128, (2, 4, 6, 5)).astype(np.int8))
     w = torch.from_numpy(rng.integers(-127, 128, (6, 2, 3, 3)).astype(np.int8))
-    op, add = opmodels.get(multiplier), None if adder == "exact" else opmodels.get(adder)
-    width = 32 if add is None else add.width
+    op, add = opmodels.get(multiplier), opmodels.get(adder)
+    lut = op.lut().astype(np.int64)
     for booth in "wx":
-        fast = backend.conv2d(x, w, op, add, width, 1, 1, 1, 2, booth)
-        slow = reference.conv2d(x, w, op, add, width, 1, 1, 1, 2, booth)
-        assert torch.equal(fast, slow)
+        got = backend.conv2d(x, w, op, add, add.width, 1, 1, 1, 2, booth).numpy()
+        expected = []
+        for g in range(2):
+            cols = unfold(x[:, 2 * g:2 * g + 2].numpy(), 3, 3, padding=(1, 1))[:, None]  # [N, 1, Ho, Wo, K]
+            wg = w[3 * g:3 * g + 3].reshape(3, -1).numpy().astype(np.int64)[None, :, None, None, :]  # [1, Og, 1, 1, K]
+            a, b = (cols, wg) if booth == "w" else (wg, cols)
+            expected.append(mac_from_spec(lut[a & 0xFF, b & 0xFF], add.width, add.params["l"]))
+        assert np.array_equal(got, np.concatenate(expected, axis=1))
 
 
 def test_sixteen_bit_quantized_model_is_close_to_float():

@@ -1,7 +1,7 @@
 """Resilience and DSE sweeps on a small LeNet-5 (few points, a slice of the test set)."""
 import pytest
 
-from netsim.explore import analysis
+from netsim.explore import analysis, sweeps
 from netsim.explore.executor import ResultCache
 from netsim.explore.jobs import ModelSpec
 from netsim.explore.sweeps import Run, dse, parse_multipliers, resilience
@@ -33,11 +33,45 @@ def test_dse_rows_costs_pareto_and_identity(spec, tmp_path):
     summary = result["summary"]
     points = [{"multiplier": r["multiplier"], "accuracy": r["accuracy"], "cost": r["relative_area"]}
               for r in result["rows"]]
-    assert summary["pareto_before"] == [p["multiplier"] for p in analysis.pareto_front(points)]
     best = summary["optimum_before"]
     assert best["accuracy"] >= exact["accuracy"]
     assert all(p["cost"] >= best["cost"] for p in points if p["accuracy"] >= exact["accuracy"])
     assert best["area_saving"] == pytest.approx(1 - best["cost"])
+
+
+# hand-written DSE outcome: (accuracy, area) per multiplier, 200 test samples
+FIXED = {"exact": (0.98, 100.0), "M4P0": (0.98, 100.0), "M1P4": (0.97, 80.0), "M4P8": (0.975, 60.0),
+         "M5P10": (0.90, 50.0), "M6P14": (0.90, 55.0)}
+
+
+class FixedRun(sweeps.Run):
+    """A Run whose jobs return the hand-written accuracies instead of evaluating a network."""
+
+    def jobs(self, jobs, desc):
+        out = []
+        for job in jobs:
+            tags = job.payload["_tags"]
+            correct = round(FIXED[tags["multiplier"]][0] * 200)
+            hits = [True] * correct + [False] * (200 - correct)
+            out.append({**tags, "accuracy": correct / 200, "samples": 200, "seconds": 0.0,
+                        "hits": analysis.pack_hits(hits)})
+        return out
+
+
+def test_dse_front_and_optimum_on_fixed_results(spec, monkeypatch):
+    """The front and the optimum of a DSE against an expectation worked out by hand:
+    (relative area, accuracy) = exact, M4P0 (1.0, .98); M1P4 (.8, .97); M4P8 (.6, .975); M5P10 (.5, .90);
+    M6P14 (.55, .90). M1P4 is dominated by M4P8, M6P14 by M5P10; the tie exact / M4P0 stays whole."""
+    monkeypatch.setattr(sweeps, "operator_cost", lambda m: {"area": FIXED[m][1], "energy": None, "source": "test"})
+    result = sweeps.dse(spec, ["M4P0", "M1P4", "M4P8", "M5P10", "M6P14"], FixedRun(progress=False))
+    assert result["summary"]["pareto_before"] == ["M5P10", "M4P8", "exact", "M4P0"]
+    assert result["summary"]["optimum_before"]["multiplier"] == "exact"  # no loss allowed: nothing cheaper
+    tolerant = sweeps.dse(spec, ["M4P0", "M1P4", "M4P8", "M5P10", "M6P14"], FixedRun(progress=False),
+                          tolerance=0.005)
+    assert tolerant["summary"]["optimum_before"]["multiplier"] == "M4P8"
+    assert tolerant["summary"]["optimum_before"]["area_saving"] == pytest.approx(0.4)
+    rows = {r["multiplier"]: r for r in result["rows"]}
+    assert rows["M4P8"]["relative_area"] == pytest.approx(0.6) and rows["M4P0"]["mcnemar_p"] == 1.0
 
 
 def test_resilience_layers_and_lossless_table(spec, tmp_path):

@@ -10,6 +10,10 @@ def square(payload):
         with open(Path(log) / f"{payload['x']}.{os.getpid()}.{time.monotonic_ns()}", "w"):
             pass
     time.sleep(payload.get("sleep", 0))
+    gate = payload.get("_gate")
+    if gate and payload["x"] >= payload["_hold_from"]:
+        while not os.path.exists(gate):  # held until the test opens the gate (never, in a run it kills)
+            time.sleep(0.01)
     return {"x": payload["x"], "y": payload["x"] ** 2, "pid": os.getpid()}
 
 
