@@ -101,6 +101,15 @@ class Graph:
     def __setattr__(self, name, value):
         raise AttributeError(f"a Graph is immutable; build a new one instead of setting {name!r}")
 
+    def __reduce__(self):
+        return (Graph, (self.nodes, dict(self.outputs)))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __eq__(self, other):
         return isinstance(other, Graph) and other.hash == self.hash
 

@@ -20,8 +20,9 @@ LUT_WIDTH = 8
 
 
 def build(op) -> np.ndarray:
-    if op.width != LUT_WIDTH:
-        raise OpmodelsError(f"{op.id} has {op.width}-bit operands; lookup tables exist for 8-bit operators only")
+    if not op.has_lut:
+        raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist for "
+                            f"8-bit operators only")
     patterns = np.arange(256, dtype=np.uint32)
     y = interp.evaluate(op.graph, {"a": patterns[:, None], "b": patterns[None, :]})["y"]
     return np.ascontiguousarray(op.y.read(y).astype(np.int32))

@@ -62,6 +62,15 @@ class FrozenDict(dict):
     def __hash__(self):
         return hash(tuple(sorted(self.items(), key=repr)))
 
+    def __reduce__(self):
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
 
 def _frozen(mapping) -> FrozenDict:
     return FrozenDict(mapping or {})
@@ -107,6 +116,17 @@ class Operator:
         set_(self, "params", _frozen(self.params))
         set_(self, "provenance", _frozen(self.provenance))
         set_(self, "ir_hash", self.graph.hash)
+
+    # An operator is an immutable value: copies are the operator itself, and it pickles by its fields.
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        return (_rebuild, (self.id, self.kind, self.graph, self.family, dict(self.params), self.structure,
+                           dict(self.provenance)))
 
     # Two operators are the same value when they have the same id and compute the same thing.
     def __eq__(self, other):
@@ -179,6 +199,11 @@ class Operator:
             return a * b
         return self.y.read(a + b)
 
+    @property
+    def has_lut(self) -> bool:
+        """True when the operator has a 256 x 256 lookup table: both operands are 8 bits."""
+        return self.a.width == self.b.width == 8
+
     def lut(self) -> np.ndarray:
         from .lut import build
         return build(self)
@@ -190,6 +215,10 @@ class Operator:
     def cost(self, operands=None, **options):
         from .cost import cost  # Yosys synthesis, cached by IR hash; see docs/cost.md
         return cost(self, operands, **options)
+
+
+def _rebuild(id, kind, graph, family, params, structure, provenance) -> Operator:
+    return Operator(id, kind, graph, family, params, structure, provenance)
 
 
 def _pair(value) -> tuple:

@@ -74,11 +74,10 @@ def finetune(amodel, train_set, epochs: int = 1, lr: float = 1e-4, batch_size: i
 
 
 def _check_lut_layer(layer) -> None:
-    from opmodels.lut import LUT_WIDTH
     op = layer.multiplier_op
-    if op.width != LUT_WIDTH:
-        raise NetsimError(f"layer {layer.layer_name}: the LUT gradient needs operands of at most {LUT_WIDTH} "
-                          f"bits ({op.id} is {op.width}-bit); use gradient = 'ste'")
+    if not op.has_lut:
+        raise NetsimError(f"layer {layer.layer_name}: the LUT gradient needs an 8-bit multiplier with a lookup "
+                          f"table ({op.id} is {op.describe_ports()}); use gradient = 'ste'")
     if isinstance(layer, torch.nn.Conv2d) and (layer.groups != 1 or layer.padding_mode != "zeros"
                                                or isinstance(layer.padding, str)):
         raise NetsimError(f"layer {layer.layer_name}: the LUT gradient handles groups=1 convolutions with "

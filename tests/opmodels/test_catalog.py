@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import pytest
 
 import opmodels
@@ -107,3 +108,13 @@ def test_load_from_reports_the_users_mistake_in_one_line(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(OpmodelsError, match=re.escape(message)):
         opmodels.load_from("user_op_module:X")
+
+
+def test_operators_copy_as_themselves_and_pickle_by_value():
+    import copy
+    import pickle
+    op = opmodels.get("M4P8")
+    assert copy.deepcopy(op) is op and copy.copy(op) is op and copy.deepcopy(op.graph) is op.graph
+    again = pickle.loads(pickle.dumps(op))  # what a process pool does with it
+    assert again == op and again.params == op.params and again.ir_hash == op.ir_hash
+    assert np.array_equal(again.lut(), op.lut())
