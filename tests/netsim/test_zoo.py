@@ -49,7 +49,7 @@ def test_checkpoint_round_trip(tmp_path):
     with pytest.raises(NetsimError, match="not found"):
         zoo.lenet5(weights=tmp_path / "absent.pt")
     (tmp_path / "junk.pt").write_text("junk")
-    with pytest.raises(NetsimError, match="not a readable torch checkpoint"):
+    with pytest.raises(NetsimError, match="not a netsim checkpoint or a torch state_dict"):
         zoo.lenet5(weights=tmp_path / "junk.pt")
 
 

@@ -62,7 +62,8 @@ def test_dse_front_and_optimum_on_fixed_results(spec, monkeypatch):
     """The front and the optimum of a DSE against an expectation worked out by hand:
     (relative area, accuracy) = exact, M4P0 (1.0, .98); M1P4 (.8, .97); M4P8 (.6, .975); M5P10 (.5, .90);
     M6P14 (.55, .90). M1P4 is dominated by M4P8, M6P14 by M5P10; the tie exact / M4P0 stays whole."""
-    monkeypatch.setattr(sweeps, "operator_cost", lambda m: {"area": FIXED[m][1], "energy": None, "source": "test"})
+    monkeypatch.setattr(sweeps, "relative_cost", lambda m, source: {
+        "area": FIXED[m][1], "relative_area": FIXED[m][1] / 100, "energy": None, "relative_energy": None})
     result = sweeps.dse(spec, ["M4P0", "M1P4", "M4P8", "M5P10", "M6P14"], FixedRun(progress=False))
     assert result["summary"]["pareto_before"] == ["M5P10", "M4P8", "exact", "M4P0"]
     assert result["summary"]["optimum_before"]["multiplier"] == "exact"  # no loss allowed: nothing cheaper
