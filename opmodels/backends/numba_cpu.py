@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import pickle
+import io
+import pickletools
 import sys
 from pathlib import Path
 
@@ -197,19 +198,26 @@ def cache_dir() -> Path:
 
 
 def drop_damaged_cache_files(source_path: Path) -> None:
-    """Delete numba's cache entries of this module that cannot be read back (a process killed while
-    numba wrote them): numba would raise on them in every later run instead of compiling again."""
+    """Delete numba's cache entries of this module that are cut short (a process killed while numba
+    wrote them): numba would raise on them in every later run instead of compiling again. The pickles
+    are walked opcode by opcode, not loaded: loading them would need the module being imported."""
     for index in source_path.parent.glob(f"__pycache__/{source_path.stem}.*.nbi"):
         entries = list(index.parent.glob(index.name[:-len(".nbi")] + ".*.nbc"))
-        try:
-            with open(index, "rb") as handle:
-                pickle.load(handle)              # numba's format: the version, then the pickled index
-                pickle.loads(handle.read())
-            for entry in entries:
-                pickle.loads(entry.read_bytes())
-        except Exception:  # any damage: drop the whole entry, numba compiles and writes it again
+        # numba's formats: an index is two pickles (its version, then the index), a data file one
+        if not (_complete_pickles(index, 2) and all(_complete_pickles(entry, 1) for entry in entries)):
             for damaged in [index, *entries]:
                 damaged.unlink(missing_ok=True)
+
+
+def _complete_pickles(path: Path, count: int) -> bool:
+    try:
+        stream = io.BytesIO(path.read_bytes())
+        for _ in range(count):
+            for _ in pickletools.genops(stream):  # stops at STOP; raises when the data ends first
+                pass
+        return stream.tell() == len(stream.getvalue())
+    except Exception:
+        return False
 
 
 def load_module(source: str, stem: str):

@@ -19,6 +19,14 @@ def _run(cache_dir):
     return subprocess.run([sys.executable, "-c", COMPILE], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
+def test_a_sound_numba_cache_entry_is_used_as_it_is(tmp_path):
+    assert _run(tmp_path).returncode == 0
+    entries = sorted((tmp_path / "numba" / "__pycache__").glob("*.nb[ic]"))
+    stamps = [(e.name, e.stat().st_mtime_ns) for e in entries]
+    assert entries and _run(tmp_path).returncode == 0  # the second process loads, compiles nothing
+    assert [(e.name, e.stat().st_mtime_ns) for e in sorted(entries[0].parent.glob("*.nb[ic]"))] == stamps
+
+
 def test_a_truncated_numba_cache_entry_is_rebuilt(tmp_path):
     first = _run(tmp_path)
     assert first.returncode == 0, first.stderr
