@@ -30,9 +30,11 @@ def cmd_show(args) -> int:
     for op in operators(args, allow_all=False):
         m = op.metrics()
         counts = ", ".join(f"{k} {v}" for k, v in sorted(op.graph.op_counts().items()))
-        print(f"{op.id}: {op.width}-bit {op.kind}, family {op.family}")
+        print(f"{op.id}: {op.describe_ports()} {op.kind}, family {op.family}")
         print("parameters: " + (" ".join(f"{k}={v}" for k, v in op.params.items()) or "-"))
-        print(f"ports: a signed [{op.width - 1}:0], b signed [{op.width - 1}:0] -> y signed [{op.out_width - 1}:0]")
+        print("ports: " + ", ".join(f"{p.name} {'signed' if p.signed else 'unsigned'} [{p.width - 1}:0]"
+                                    for p in (op.a, op.b, op.y)))
+        print("provenance: " + " ".join(f"{k}={v}" for k, v in op.provenance.items()))
         print(f"IR: {len(op.graph.nodes)} nodes ({counts}); hash {op.ir_hash}")
         if op.structure:
             print("structure:\n  " + op.structure.replace("\n", "\n  "))
@@ -48,8 +50,9 @@ def _fmt(name: str, value) -> str:
 def cmd_gen_lut(args) -> int:
     ops = operators(args)
     for op in ops:  # every check before the first file is written
-        if op.width != lut.LUT_WIDTH:
-            raise OpmodelsError(f"{op.id} has {op.width}-bit operands; lookup tables exist for 8-bit operators only")
+        if not op.has_lut:
+            raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist "
+                                f"for 8-bit operators only")
     directory = prepare_directory(args.output)
     start = time.perf_counter()
     formats = ("npy", "c") if args.format == "c" else ("npy",)
