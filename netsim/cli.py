@@ -9,20 +9,17 @@ import json
 import sys
 import time
 
+from . import options
 from .config import Config
 from .errors import NetsimError, OpmodelsError
 
 DEFAULT_CALIBRATION_BATCHES = 8
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise NetsimError(message)
+_Parser = options.Parser
 
 
 def _threads(args):
     import torch
-    if args.threads:
+    if args.threads is not None:
         torch.set_num_threads(args.threads)
 
 
@@ -50,7 +47,7 @@ def cmd_train(args) -> int:
     model = zoo.build(args.model)
     name = args.model.lower()
     source = _data_name(args, name)
-    train_set, test_set = data.load(source, "train"), data.load(source, "test")
+    train_set, test_set = _load_data(source, name, model)
     if args.limit:
         train_set = _first(train_set, args.limit)
     start = time.perf_counter()
@@ -82,12 +79,12 @@ def cmd_eval(args) -> int:
     model = zoo.build(args.model, weights=args.weights)
     model.eval()
     source = _data_name(args, args.model.lower())
-    test_set = data.load(source, "test")
+    train_set, test_set = _load_data(source, args.model.lower(), model)
     if args.limit:
         test_set = _first(test_set, args.limit)
     test_loader = data.loader(test_set, args.batch_size)
     progress = not args.no_progress
-    calibration = calibrate(model, data.loader(data.load(source, "train"), args.batch_size),
+    calibration = calibrate(model, data.loader(train_set, args.batch_size),
                             batches=args.calibration_batches, progress=progress)
     timings = {}
     start = time.perf_counter()
@@ -118,6 +115,19 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _load_data(source: str, name: str, model):
+    """Both splits, checked against the model (image shape, class count) before any work is done."""
+    from . import data, zoo
+    splits = data.load(source, "train"), data.load(source, "test")
+    for split, dataset in zip(("train", "test"), splits):
+        zoo.check_data(name, model, dataset, f"{source} ({split} split)")
+    classes = [getattr(d, "classes", None) for d in splits]
+    if None not in classes and classes[0] != classes[1]:
+        raise NetsimError(f"{source}: the train and test splits have different classes ({', '.join(classes[0])} "
+                          f"versus {', '.join(classes[1])}), so their labels would not mean the same")
+    return splits
+
+
 def _first(dataset, count: int):
     from torch.utils.data import Subset
     return Subset(dataset, range(min(count, len(dataset))))
@@ -128,10 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "and adders in PyTorch.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
-    common.add_argument("--data", help="mnist5k (embedded, default for mlp/lenet5), mnist:<dir>, cifar10:<dir> "
+    common.add_argument("--data", type=options.nonempty, help="mnist5k (embedded, default for mlp/lenet5), mnist:<dir>, cifar10:<dir> "
                                        "or folder:<dir>")
-    common.add_argument("--batch-size", type=int, default=256)
-    common.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    common.add_argument("--batch-size", type=options.count(), default=256)
+    common.add_argument("--threads", type=options.threads, default=None,
+                        help="torch threads (default: torch's choice)")
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     sub = commands.add_parser("zoo", help="list the zoo models")
@@ -139,25 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub = commands.add_parser("train", help="train a zoo model in float and write a checkpoint", parents=[common])
     sub.add_argument("model", help="zoo model name (see `netsim zoo`)")
-    sub.add_argument("-o", "--output", required=True, help="checkpoint file to write")
-    sub.add_argument("--epochs", type=int, default=30)
-    sub.add_argument("--lr", type=float, default=2e-3)
-    sub.add_argument("--seed", type=int, default=0)
-    sub.add_argument("--limit", type=int, help="train on the first N training samples only (quick tries)")
+    sub.add_argument("-o", "--output", required=True, type=options.output_file, help="checkpoint file to write")
+    sub.add_argument("--epochs", type=options.epochs, default=30)
+    sub.add_argument("--lr", type=options.lr, default=2e-3)
+    sub.add_argument("--seed", type=options.seed, default=0)
+    sub.add_argument("--limit", type=options.count(), help="train on the first N training samples only (quick tries)")
     sub.set_defaults(func=cmd_train, batch_size=64)
 
     sub = commands.add_parser("eval", help="accuracy fp32, quantized-exact and approximate, and the layer table",
                               parents=[common])
     sub.add_argument("model", help="zoo model name (see `netsim zoo`)")
-    sub.add_argument("--weights", required=True, help="checkpoint from `netsim train`")
-    sub.add_argument("--config", help="per-layer TOML configuration (see docs/netsim.md)")
+    sub.add_argument("--weights", required=True, type=options.nonempty, help="checkpoint from `netsim train`")
+    sub.add_argument("--config", type=options.nonempty, help="per-layer TOML configuration (see docs/netsim.md)")
     sub.add_argument("--multiplier", help="override [default] multiplier, e.g. M4P8")
     sub.add_argument("--adder", help="override [default] adder, e.g. LOA8")
     sub.add_argument("--w-bits", type=int)
     sub.add_argument("--a-bits", type=int)
-    sub.add_argument("--calibration-batches", type=int, default=DEFAULT_CALIBRATION_BATCHES,
+    sub.add_argument("--calibration-batches", type=options.count(), default=DEFAULT_CALIBRATION_BATCHES,
                      help=f"training batches for the activation ranges (default {DEFAULT_CALIBRATION_BATCHES})")
-    sub.add_argument("--limit", type=int, help="evaluate only the first N test samples")
+    sub.add_argument("--limit", type=options.count(), help="evaluate only the first N test samples")
     sub.add_argument("--json", action="store_true")
     sub.set_defaults(func=cmd_eval)
 
@@ -168,11 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
-        for name in ("batch_size", "epochs", "threads", "limit", "calibration_batches"):
-            value = getattr(args, name, None)
-            if value is not None and value < (0 if name in ("threads",) else 1):
-                raise NetsimError(f"--{name.replace('_', '-')} must be positive, not {value}")
+        args = build_parser().parse_args(argv)  # every value is checked here, by its type (netsim.options)
         return args.func(args)
     except OpmodelsError as error:  # NetsimError and the operator errors (unknown ids)
         print(f"netsim: error: {error}", file=sys.stderr)

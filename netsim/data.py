@@ -169,7 +169,9 @@ def image_folder(directory, split: str) -> TensorDataset:
     shapes = {image.shape for image in images}
     if len(shapes) != 1:
         raise NetsimError(f"{root}: images have different shapes {sorted(shapes)}; resize them first")
-    return _dataset(np.stack(images), np.asarray(labels, dtype=np.int64), root)
+    dataset = _dataset(np.stack(images), np.asarray(labels, dtype=np.int64), root)
+    dataset.classes = classes  # the class names, in label order: a model must have as many outputs
+    return dataset
 
 
 def _read_image(path: Path) -> np.ndarray:
@@ -275,6 +277,38 @@ def load(name: str = "mnist5k", split: str = "test") -> TensorDataset:
     if not directory:
         raise NetsimError(f"dataset {kind} needs a directory: {kind}:<dir>")
     return DATASETS[kind](directory, split)
+
+
+def check_source(name: str) -> None:
+    """The cheap part of :func:`load`: the form of ``name`` and that its directory holds the expected
+    layout, without reading the images (the sweeps read them in their workers)."""
+    kind, _, directory = name.partition(":")
+    if kind not in DATASETS:
+        raise NetsimError(f"unknown dataset {name!r}; use mnist5k, mnist:<dir>, cifar10:<dir> or folder:<dir>")
+    if kind == "mnist5k":
+        if directory:
+            raise NetsimError("mnist5k is embedded and takes no directory")
+        mnist5k_path()
+        return
+    if not directory:
+        raise NetsimError(f"dataset {kind} needs a directory: {kind}:<dir>")
+    root = Path(directory)
+    if not root.is_dir():
+        raise NetsimError(f"dataset directory {directory!r} not found (or not a directory)")
+    if kind == "mnist":
+        names = [n for pair in MNIST_FILES.values() for n in pair]
+        for name_ in names:
+            _find(root, name_, "MNIST", names)
+    elif kind == "cifar10":
+        for name_ in CIFAR_FILES["train"] + CIFAR_FILES["test"]:
+            if not (root / name_).is_file():
+                raise NetsimError(f"CIFAR-10 file {name_} not found in {directory!r}; expected the python batches "
+                                  f"{', '.join(CIFAR_FILES['train'] + CIFAR_FILES['test'])}")
+    else:
+        for split in SPLITS:
+            if not (root / split).is_dir() or not any(p.is_dir() for p in (root / split).iterdir()):
+                raise NetsimError(f"image folder {str(root / split)!r} not found or without class directories; "
+                                  f"expected {directory}/train/<class>/<image> and {directory}/test/<class>/<image>")
 
 
 def loader(dataset, batch_size: int = 256, shuffle: bool = False, seed: int = 0) -> DataLoader:

@@ -48,7 +48,7 @@ class Calibration:
 def calibrate(model: nn.Module, loader, batches: int | None = None, progress: bool = False) -> Calibration:
     """Run ``model`` in float on ``loader`` (batches of ``x`` or ``(x, y)``) and record input ranges."""
     layers = target_layers(model)
-    observers = {name: RangeObserver(seed=index) for index, name in enumerate(layers)}
+    observers = {name: RangeObserver(seed=index, name=name) for index, name in enumerate(layers)}
     macs = {}
 
     def hook_for(name):

@@ -13,7 +13,11 @@ number of fractional bits.
 """
 from __future__ import annotations
 
+import math
+
 import torch
+
+from .errors import NetsimError
 
 # |x| values kept per layer by a calibration pass for percentile scales
 CALIBRATION_SAMPLES = 1 << 18
@@ -59,7 +63,8 @@ def weight_scale(weight: torch.Tensor, bits: int, granularity: str, mode: str = 
 class RangeObserver:
     """Collects |x| of a layer's input over calibration batches: max, mean, and a sample for percentiles."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, name: str = ""):
+        self.name = name  # the layer, for the error messages
         self.max = 0.0
         self.abs_sum = 0.0
         self.count = 0
@@ -71,7 +76,11 @@ class RangeObserver:
         a = x.detach().abs().reshape(-1).float()
         if a.numel() == 0:
             return
-        self.max = max(self.max, float(a.max()))
+        top = float(a.max())
+        if not math.isfinite(top):  # max(0.0, nan) is 0.0: one NaN would silently make the step 1.0
+            raise NetsimError(f"calibration: the input of layer {self.name!r} holds NaN or Inf values, so its "
+                              f"activation range is not finite; check the calibration data and the weights")
+        self.max = max(self.max, top)
         self.abs_sum += float(a.double().sum())
         self.count += a.numel()
         budget = CALIBRATION_SAMPLES - self.kept

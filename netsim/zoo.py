@@ -190,6 +190,39 @@ def build(name: str, weights=None, **kwargs) -> nn.Module:
     return entry.build(**kwargs)
 
 
+def num_outputs(model: nn.Module) -> int | None:
+    """The class count of a classifier: the width of its last Linear layer (None without one)."""
+    last = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            last = module
+    return last.out_features if last is not None else None
+
+
+def check_data(name: str, model: nn.Module, dataset, source: str) -> None:
+    """Refuse data the model cannot score honestly: images of another shape than the zoo entry's, or
+    more classes than the model has outputs (labels it can never predict would count as errors)."""
+    entry = ZOO[name.lower()]
+    if len(dataset) == 0:
+        raise NetsimError(f"{source} holds no samples")
+    found = tuple(dataset[0][0].shape)
+    if found != entry.input_shape:
+        shape = lambda s: "x".join(map(str, s))  # noqa: E731
+        raise NetsimError(f"{source}: the images are {shape(found)} (CxHxW), but {entry.name} takes "
+                          f"{shape(entry.input_shape)}")
+    outputs = num_outputs(model)
+    classes = getattr(dataset, "classes", None)
+    labels = dataset.tensors[1] if hasattr(dataset, "tensors") else None
+    count = len(classes) if classes is not None else None
+    if labels is not None and len(labels):
+        count = max(count or 0, int(labels.max()) + 1)
+        if int(labels.min()) < 0:
+            raise NetsimError(f"{source}: labels must be 0 or more, not {int(labels.min())}")
+    if outputs is not None and count is not None and count > outputs:
+        raise NetsimError(f"{source} has {count} classes but {entry.name} has {outputs} outputs; "
+                          f"give data with at most {outputs} classes")
+
+
 def mlp(weights=None, **kwargs):
     return build("mlp", weights, **kwargs)
 

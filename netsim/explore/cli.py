@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -12,6 +11,7 @@ import time
 from opmodels.errors import OpmodelsError
 from opmodels.files import prepare_directory, write_atomic
 
+from .. import options
 from ..errors import NetsimError
 from .cost import describe
 
@@ -20,16 +20,19 @@ COMMANDS = ("resilience", "dse", "search", "report")
 
 def _common(parser):
     parser.add_argument("model", help="zoo model name, e.g. lenet5")
-    parser.add_argument("--weights", required=True, help="checkpoint written by `netsim train`")
-    parser.add_argument("--dataset", default=None, help="dataset (default: the model's, mnist5k for lenet5)")
-    parser.add_argument("-o", "--out", default="out", help="output directory (default: out)")
-    parser.add_argument("--cache", default=None, help="result cache directory (default: OUT/cache)")
+    parser.add_argument("--weights", required=True, type=options.nonempty, help="checkpoint written by `netsim train`")
+    parser.add_argument("--dataset", default=None, type=options.nonempty,
+                        help="dataset (default: the model's, mnist5k for lenet5)")
+    parser.add_argument("-o", "--out", default="out", type=options.output_directory,
+                        help="output directory (default: out)")
+    parser.add_argument("--cache", default=None, type=options.output_directory,
+                        help="result cache directory (default: OUT/cache)")
     parser.add_argument("--executor", default="local", choices=("local", "ray", "dask"))
     parser.add_argument("--address", default=None, help="Ray or Dask scheduler address")
-    parser.add_argument("--workers", type=int, default=None, help="local worker processes (default: 2 on 2+ cores)")
-    parser.add_argument("--threads", type=int, default=1, help="compute threads per worker (default 1)")
-    parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test samples only")
-    parser.add_argument("--tolerance", type=float, default=0.0,
+    parser.add_argument("--workers", type=options.count(1, options.MAX_THREADS), default=None, help="local worker processes (default: 2 on 2+ cores)")
+    parser.add_argument("--threads", type=options.threads, default=1, help="compute threads per worker (default 1)")
+    parser.add_argument("--test-limit", type=options.count(), default=None, help="evaluate on the first N test samples only")
+    parser.add_argument("--tolerance", type=options.fraction, default=0.0,
                         help="accuracy loss (fraction) still counted as lossless (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -48,25 +51,25 @@ def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("dse", help="every multiplier on the network: accuracy, cost, Pareto front, optimum")
     _common(p)
     p.add_argument("--multipliers", default="M1-M6,P2-P14", help="'M1-M6,P2-P14' (default) or a list 'M4P8,M2P14'")
-    p.add_argument("--finetune-epochs", type=int, default=0, help="fine-tuning epochs per multiplier (default 0)")
+    p.add_argument("--finetune-epochs", type=options.count(0, options.MAX_EPOCHS), default=0, help="fine-tuning epochs per multiplier (default 0)")
     p.add_argument("--gradient", default="ste", choices=("ste", "lut"),
                    help="fine-tuning gradient: ste (exact product) or lut (finite differences of the LUT)")
-    p.add_argument("--lr", type=float, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
-    p.add_argument("--finetune-samples", type=int, default=None,
+    p.add_argument("--lr", type=options.lr, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
+    p.add_argument("--finetune-samples", type=options.count(), default=None,
                    help="fine-tune on the first N training samples (default: all)")
     p.set_defaults(func=_command(cmd_dse))
 
     p = subparsers.add_parser("search", help="per-layer mixed multiplier assignment (NSGA-II)")
     _common(p)
-    p.add_argument("--min-accuracy", type=float, required=True, help="accuracy floor, e.g. 0.97")
+    p.add_argument("--min-accuracy", type=options.accuracy, required=True, help="accuracy floor, e.g. 0.97")
     p.add_argument("--choices", default="exact,M1-M6,P2-P14", help="'exact,M1-M6,P2-P14' (default) or a list")
-    p.add_argument("--trials", type=int, default=48)
-    p.add_argument("--population", type=int, default=12)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trials", type=options.count(), default=48)
+    p.add_argument("--population", type=options.count(2), default=12)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.set_defaults(func=_command(cmd_search))
 
     p = subparsers.add_parser("report", help="assemble the sweeps in a directory into report.md and report.html")
-    p.add_argument("directory", nargs="?", default="out")
+    p.add_argument("directory", nargs="?", default="out", type=options.nonempty)
     p.set_defaults(func=_command(cmd_report))
 
 
@@ -74,14 +77,12 @@ def _setup(args):
     from .executor import ResultCache
     from .jobs import ModelSpec
     from .sweeps import Run
-    for name in ("workers", "threads", "test_limit"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise NetsimError(f"--{name.replace('_', '-')} must be at least 1, not {value}")
-    if not 0 <= args.tolerance < 1:
-        raise NetsimError(f"--tolerance is a fraction of accuracy in [0, 1), not {args.tolerance}")
-    out = prepare_directory(args.out)
+    from .. import data
+    # the counts and fractions were checked by their argparse types; the model, its weights and the
+    # dataset are checked before the output directory is created, so a refused run writes nothing
     spec = ModelSpec.of(args.model, args.weights, args.dataset)
+    data.check_source(spec.dataset)
+    out = prepare_directory(args.out)
     run = Run(cache=ResultCache(args.cache or out / "cache"), executor=args.executor, workers=args.workers,
               threads=args.threads, address=args.address, progress=not args.no_progress,
               test_limit=args.test_limit)
@@ -120,10 +121,10 @@ def cmd_resilience(args) -> None:
         if not sep or not name or not pattern:
             raise NetsimError(f"--block must look like NAME=GLOB (e.g. FB='fc*'), not {text!r}")
         blocks[name] = pattern
+    logics = _parse_logics(args.logics)
     out, spec, run = _setup(args)
     start = time.perf_counter()
-    result = resilience(spec, techniques, scopes, run, args.tolerance, _parse_logics(args.logics),
-                        blocks=blocks)
+    result = resilience(spec, techniques, scopes, run, args.tolerance, logics, blocks=blocks)
     elapsed = time.perf_counter() - start
     summary = {"table": result["table"], "noise": result["noise"], "tolerance": args.tolerance,
                "layers": result["layers"], "baseline": result["baseline"], "seconds": round(elapsed, 1)}
@@ -151,13 +152,7 @@ def cmd_dse(args) -> None:
     from .outputs import write_table
     from .sweeps import dse, parse_multipliers
     multipliers = parse_multipliers(args.multipliers)
-    if args.finetune_epochs < 0:
-        raise NetsimError(f"--finetune-epochs must be 0 or more, not {args.finetune_epochs}")
-    if args.lr <= 0:
-        raise NetsimError(f"--lr must be positive, not {args.lr}")
     out, spec, run = _setup(args)
-    if args.finetune_samples is not None and args.finetune_samples < 1:
-        raise NetsimError(f"--finetune-samples must be at least 1, not {args.finetune_samples}")
     finetune = {"epochs": args.finetune_epochs, "gradient": args.gradient, "lr": args.lr} \
         if args.finetune_epochs else None
     if finetune and args.finetune_samples:
@@ -187,13 +182,7 @@ def cmd_search(args) -> None:
     from . import plots
     from .outputs import write_table
     from .search import assignment_config, search
-    from .sweeps import parse_multipliers
-    parts = [c.strip() for c in args.choices.split(",")]
-    choices = (["exact"] if any(c.lower() == "exact" for c in parts) else []) + \
-        parse_multipliers(",".join(c for c in parts if c.lower() != "exact")) if len(parts) > 1 else \
-        parse_multipliers(args.choices)
-    if args.trials < 1:
-        raise NetsimError(f"--trials must be at least 1, not {args.trials}")
+    choices = _parse_choices(args.choices)
     out, spec, run = _setup(args)
     start = time.perf_counter()
     result = search(spec, choices, args.min_accuracy, run, args.trials, args.population, args.seed)
@@ -220,6 +209,20 @@ def cmd_search(args) -> None:
     print(f"search: {len(result['trials'])} trials in {elapsed:.1f} s -> {out}/search.csv, {configs}/")
 
 
+def _parse_choices(text: str) -> list:
+    """``--choices``: 'exact' and the multiplier ids or ranges of ``--multipliers``; its errors name
+    --choices (parse_multipliers names --multipliers, the option of dse)."""
+    from .sweeps import parse_multipliers
+    parts = [c.strip() for c in text.split(",")]
+    exact = ["exact"] if len(parts) > 1 and any(c.lower() == "exact" for c in parts) else []
+    rest = ",".join(c for c in parts if c.lower() != "exact") if len(parts) > 1 else text
+    try:
+        return exact + parse_multipliers(rest)
+    except NetsimError as error:
+        message = str(error).replace("--multipliers", "--choices", 1)
+        raise NetsimError(message.replace(f"--choices {rest!r}", f"--choices {text!r}", 1)) from None
+
+
 def cmd_report(args) -> None:
     from .report import write_report
     md, page = write_report(args.directory)
@@ -241,10 +244,10 @@ def _command(function):
 
 def main(argv=None) -> int:
     """``python -m netsim.explore``: the same commands without netsim's other ones."""
-    parser = argparse.ArgumentParser(prog="netsim", description="netsim explorations")
-    add_subcommands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+    parser = options.Parser(prog="netsim", description="netsim explorations")
+    add_subcommands(parser.add_subparsers(dest="command", required=True, parser_class=options.Parser))
     try:
+        args = parser.parse_args(argv)
         return args.func(args)
     except (NetsimError, OpmodelsError) as error:
         print(f"netsim: error: {error}", file=sys.stderr)

@@ -16,17 +16,41 @@ def _pct(value) -> str:
     return "" if value is None else f"{100 * value:.1f}"
 
 
+def _load(path: Path, reading: list):
+    """The JSON in ``path``; a file that is empty, truncated or not text is a one-line error naming it."""
+    reading.append(path)
+    try:
+        text = path.read_text()
+        if not text.strip():
+            raise NetsimError(f"{path} is empty; rerun the command that writes it")
+        return json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NetsimError(f"{path} is not readable JSON ({error}); was its run interrupted? "
+                          f"Rerun the command that writes it") from None
+
+
 def _blocks(directory: Path) -> list:
+    """The report's blocks; a result file of the wrong structure is a one-line error naming it."""
+    reading = []  # the files read so far; the last one is the one being read
+    try:
+        return _build(directory, reading)
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as error:
+        where = reading[-1] if reading else directory
+        raise NetsimError(f"{where} is not a result file of this netsim version ({type(error).__name__}: "
+                          f"{error}); rerun the command that writes it") from None
+
+
+def _build(directory: Path, reading: list) -> list:
     blocks = [("h1", "Approximate DNN exploration report")]
     found = False
     meta = directory / "run.json"
     if meta.exists():
-        info = json.loads(meta.read_text())
+        info = _load(meta, reading)
         blocks.append(("p", "Run: " + ", ".join(f"{k} = {v}" for k, v in info.items())))
     res = directory / "resilience.json"
     if res.exists():
         found = True
-        data = json.loads(res.read_text())["summary"]
+        data = _load(res, reading)["summary"]
         noise = data["noise"]
         blocks += [("h2", "Resilience"),
                    ("p", f"Baseline (8-bit weights and activations, exact multiplier and adder): "
@@ -57,7 +81,7 @@ def _blocks(directory: Path) -> list:
     dse = directory / "dse.json"
     if dse.exists():
         found = True
-        data = json.loads(dse.read_text())
+        data = _load(dse, reading)
         summary, rows = data["summary"], data["rows"]
         after = "accuracy_finetuned" in rows[0]
         blocks += [("h2", "Multiplier design-space exploration"),
@@ -85,8 +109,8 @@ def _blocks(directory: Path) -> list:
             blocks.append(("img", "dse.png"))
     lut = directory / "dse_lut.json"
     if lut.exists() and dse.exists():
-        lut_rows = {r["multiplier"]: r for r in json.loads(lut.read_text())["rows"] if "accuracy_finetuned" in r}
-        ste_rows = {r["multiplier"]: r for r in json.loads(dse.read_text())["rows"] if "accuracy_finetuned" in r}
+        lut_rows = {r["multiplier"]: r for r in _load(lut, reading)["rows"] if "accuracy_finetuned" in r}
+        ste_rows = {r["multiplier"]: r for r in _load(dse, reading)["rows"] if "accuracy_finetuned" in r}
         common = [m for m in lut_rows if m in ste_rows]
         if common:
             body = [[m, _pct(ste_rows[m]["accuracy"]), _pct(ste_rows[m]["accuracy_finetuned"]),
@@ -100,7 +124,7 @@ def _blocks(directory: Path) -> list:
     search = directory / "search.json"
     if search.exists():
         found = True
-        data = json.loads(search.read_text())
+        data = _load(search, reading)
         summary = data["summary"]
         blocks += [("h2", "Per-layer mixed assignment search"),
                    ("p", f"{summary['sampler']}, {summary['trials']} trials, accuracy floor "
