@@ -42,8 +42,8 @@ def _data_name(args, model_name: str) -> str:
 
 def cmd_train(args) -> int:
     from . import checkpoint, data, train, zoo
-    _threads(args)
     checkpoint.check_writable(args.output)  # before the training, not after it
+    _threads(args)
     model = zoo.build(args.model)
     name = args.model.lower()
     source = _data_name(args, name)

@@ -112,6 +112,8 @@ class Config:
         entries = []
         for index, table in enumerate(layers):
             where = at("layer", index, otherwise=f"{source} layer entry {index + 1}")
+            if not isinstance(table, dict):  # from_dict also takes data that did not come from TOML
+                raise NetsimError(f"{where}: a [[layer]] entry must be a table, not {table!r}")
             settings = dict(table)
             match = settings.pop("match", None)
             if not isinstance(match, str) or not match:
@@ -129,10 +131,17 @@ class Config:
     def load(cls, path) -> "Config":
         path = Path(path)
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8")
         except OSError as error:
             raise NetsimError(f"cannot read config {str(path)!r}: {error.strerror}") from None
-        return cls.loads(text, str(path))
+        except UnicodeDecodeError as error:
+            raise NetsimError(f"config {str(path)!r} is not a UTF-8 text file (byte {error.start} is "
+                              f"{error.object[error.start:error.start + 1]!r}); a config is TOML text") from None
+        config = cls.loads(text, str(path))
+        if not config.default and not config.layers:  # an empty or truncated file would run all-exact
+            raise NetsimError(f"config {str(path)!r} sets nothing; a config has a [default] table and/or "
+                              f"[[layer]] tables (see docs/netsim.md)")
+        return config
 
     def to_toml(self) -> str:
         """The TOML text of this configuration (loads back to an equal Config)."""
