@@ -34,6 +34,8 @@ def _blocks(directory: Path) -> list:
     reading = []  # the files read so far; the last one is the one being read
     try:
         return _build(directory, reading)
+    except NetsimError:  # already names the file (and is a ValueError: keep it as it is)
+        raise
     except (KeyError, TypeError, IndexError, ValueError, AttributeError) as error:
         where = reading[-1] if reading else directory
         raise NetsimError(f"{where} is not a result file of this netsim version ({type(error).__name__}: "

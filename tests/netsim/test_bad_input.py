@@ -181,6 +181,7 @@ def test_bad_input_is_one_line_and_writes_nothing(root, monkeypatch, capsys, arg
     assert len(lines) == 1, captured.err
     assert lines[0].startswith("netsim: error: "), captured.err
     assert message.format(r=root) in lines[0]
+    assert lines[0].count("netsim: error") == 1 and "NetsimError" not in lines[0]
     assert "Traceback" not in captured.err + captured.out
     assert _snapshot(root) == before, "a refused command wrote or changed a file"
     assert torch.get_num_threads() == threads
