@@ -64,7 +64,7 @@ threads = count(1, MAX_THREADS)
 epochs = count(1, MAX_EPOCHS)
 lr = number(0, 10, low_open=True)  # the same bound as train.check_hyperparameters
 fraction = number(0, 1, high_open=True)
-accuracy = number(0, 1)
+accuracy = number(0, 1, low_open=True)  # the same bound as explore.search
 
 
 def _nonempty(text: str, what: str) -> Path:

@@ -152,7 +152,7 @@ CASES = [
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "0.9", "--choices", "M4P9"], "--choices: M4P9: p must be"),
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "0.9", "--choices", "exact,"], "--choices 'exact,' names no multiplier"),
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "0.9", "--choices", "exact,LOA8"], "--choices: LOA8 is an adder"),
-    (["search", "lenet5", *EXPLORE, "--min-accuracy", "nan"], "argument --min-accuracy: must be a finite number in [0, 1], not 'nan'"),
+    (["search", "lenet5", *EXPLORE, "--min-accuracy", "nan"], "argument --min-accuracy: must be a finite number in (0, 1], not 'nan'"),
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "97"], "not '97'"),
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "0.9", "--population", "1"], "argument --population: must be an integer in 2.."),
     (["search", "lenet5", *EXPLORE, "--min-accuracy", "0.9", "--trials", "0"], "argument --trials: must be an integer in 1.."),

@@ -80,11 +80,11 @@ def test_rerun_uses_the_cache(lenet_checkpoint, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["dse", "lenet5", "--weights", "missing.pt"], "checkpoint 'missing.pt' not found"),
     (["dse", "lenet5", "--weights", "W", "--multipliers", "LOA8"], "LOA8 is an adder, not a multiplier"),
-    (["dse", "lenet5", "--weights", "W", "--finetune-epochs", "-1"], "--finetune-epochs must be 0 or more"),
+    (["dse", "lenet5", "--weights", "W", "--finetune-epochs", "-1"], "argument --finetune-epochs: must be an integer in 0..100000"),
     (["resilience", "lenet5", "--weights", "W", "--technique", "bits"], "--technique must be among"),
     (["resilience", "lenet5", "--weights", "W", "--logics", "7"], "--logics must name logics among 1..6"),
-    (["resilience", "lenet5", "--weights", "W", "--workers", "0"], "--workers must be at least 1"),
-    (["search", "lenet5", "--weights", "W", "--min-accuracy", "97"], "--min-accuracy must be a fraction"),
+    (["resilience", "lenet5", "--weights", "W", "--workers", "0"], "argument --workers: must be an integer in 1..1024"),
+    (["search", "lenet5", "--weights", "W", "--min-accuracy", "97"], "argument --min-accuracy: must be a finite number in (0, 1]"),
     (["report", "nowhere"], "report directory 'nowhere' does not exist"),
 ])
 def test_errors_are_one_line(args, message, lenet_checkpoint, tmp_path):
