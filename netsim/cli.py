@@ -74,12 +74,12 @@ def build_config(args) -> Config:
 def cmd_eval(args) -> int:
     from . import data, zoo
     from .network import calibrate, convert, describe, evaluate
-    _threads(args)
     config = build_config(args)
     model = zoo.build(args.model, weights=args.weights)
     model.eval()
     source = _data_name(args, args.model.lower())
     train_set, test_set = _load_data(source, args.model.lower(), model)
+    _threads(args)  # once the arguments are known to be good: a refused command changes nothing
     if args.limit:
         test_set = _first(test_set, args.limit)
     test_loader = data.loader(test_set, args.batch_size)

@@ -44,6 +44,13 @@ def root(tmp_path_factory):
     _folder(r / "twelve", 12)
     _folder(r / "rgb32", 2, shape=(32, 32, 3))
     _folder(r / "garbage", 1, payload=b"this is not an array")
+    _folder(r / "mismatch", 2)
+    (r / "mismatch" / "test" / "class00").rename(r / "mismatch" / "test" / "other")  # same count, other names
+    (r / "mnist200").mkdir()  # IDX files whose labels go up to 200
+    for images, labels in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                           ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
+        (r / "mnist200" / images).write_bytes(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes(2 * 784))
+        (r / "mnist200" / labels).write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 3, 200]))
     (r / "layout").mkdir()
     np.save(r / "layout" / "0.npy", np.zeros((28, 28), np.uint8))  # images without train/test/<class>/
     checkpoint.save(r / "lenet5.pt", zoo.build("lenet5"), "lenet5")
@@ -88,6 +95,9 @@ CASES = [
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/garbage"], "0.npy"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/twelve"], "12 classes but lenet5 has 10"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/rgb32"], "3x32x32 (CxHxW), but lenet5 takes 1x28x28"),
+    (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/mismatch"],
+     "the train and test splits have different classes (class00, class01 versus class01, other)"),
+    (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "mnist:{r}/mnist200"], "has 201 classes but lenet5 has 10 outputs"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "imagenet:{r}"], "unknown dataset 'imagenet:"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "cifar10:{r}/good"], "data_batch_1"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", ""], "argument --data: must not be empty"),
@@ -268,14 +278,25 @@ _NUMBER_TEXT = (st.integers(-2**70, 2**70).map(str) | st.floats(allow_nan=True, 
                 | st.text(max_size=6))
 
 
-@settings(derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(option=st.sampled_from(["--lr", "--epochs", "--batch-size", "--threads", "--seed", "--limit"]),
+@settings(derandomize=True, max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["train", "eval"]),
+       option=st.sampled_from(["--lr", "--epochs", "--seed", "--batch-size", "--threads", "--limit",
+                               "--calibration-batches", "--w-bits", "--a-bits"]),
        value=_NUMBER_TEXT)
-def test_fuzz_train_numeric_options(root, capsys, option, value):
-    """The output directory does not exist, so even good numbers stop before any training."""
-    code = main(["train", "lenet5", "-o", str(root / "cwd" / "no" / "o.pt"), "--no-progress", f"{option}={value}"])
+def test_fuzz_train_and_eval_numeric_options(root, capsys, command, option, value):
+    """train: the output directory does not exist; eval: the weights do not. So even good numbers stop
+    before any training or evaluation, and the torch thread count is never changed."""
+    if command == "train" and option in ("--calibration-batches", "--w-bits", "--a-bits"):
+        option = "--lr"
+    if command == "eval" and option in ("--lr", "--epochs", "--seed"):
+        option = "--limit"
+    where = ["-o", str(root / "cwd" / "no" / "o.pt")] if command == "train" else \
+        ["--weights", str(root / "absent.pt")]
+    threads = torch.get_num_threads()
+    code = main([command, "lenet5", *where, "--no-progress", f"{option}={value}"])
     err = capsys.readouterr().err
     assert code == 2 and len(err.splitlines()) == 1 and err.startswith("netsim: error: "), err
+    assert torch.get_num_threads() == threads
 
 
 @settings(derandomize=True, max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
