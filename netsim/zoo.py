@@ -213,14 +213,14 @@ def check_data(name: str, model: nn.Module, dataset, source: str) -> None:
     outputs = num_outputs(model)
     classes = getattr(dataset, "classes", None)
     labels = dataset.tensors[1] if hasattr(dataset, "tensors") else None
-    count = len(classes) if classes is not None else None
-    if labels is not None and len(labels):
-        count = max(count or 0, int(labels.max()) + 1)
-        if int(labels.min()) < 0:
-            raise NetsimError(f"{source}: labels must be 0 or more, not {int(labels.min())}")
-    if outputs is not None and count is not None and count > outputs:
-        raise NetsimError(f"{source} has {count} classes but {entry.name} has {outputs} outputs; "
+    if outputs is None:
+        return
+    if classes is not None and len(classes) > outputs:
+        raise NetsimError(f"{source} has {len(classes)} classes but {entry.name} has {outputs} outputs; "
                           f"give data with at most {outputs} classes")
+    if labels is not None and len(labels) and not 0 <= int(labels.min()) <= int(labels.max()) < outputs:
+        raise NetsimError(f"{source} has labels {int(labels.min())}..{int(labels.max())} but {entry.name} has "
+                          f"{outputs} outputs (labels 0..{outputs - 1})")
 
 
 def mlp(weights=None, **kwargs):

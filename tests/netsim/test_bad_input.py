@@ -97,7 +97,7 @@ CASES = [
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/rgb32"], "3x32x32 (CxHxW), but lenet5 takes 1x28x28"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/mismatch"],
      "the train and test splits have different classes (class00, class01 versus class01, other)"),
-    (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "mnist:{r}/mnist200"], "has 201 classes but lenet5 has 10 outputs"),
+    (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "mnist:{r}/mnist200"], "has labels 3..200 but lenet5 has 10 outputs (labels 0..9)"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "imagenet:{r}"], "unknown dataset 'imagenet:"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "cifar10:{r}/good"], "data_batch_1"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", ""], "argument --data: must not be empty"),
