@@ -138,8 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "and adders in PyTorch.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     common = _Parser(add_help=False)
-    common.add_argument("--data", type=options.nonempty, help="mnist5k (embedded, default for mlp/lenet5), mnist:<dir>, cifar10:<dir> "
-                                       "or folder:<dir>")
+    common.add_argument("--data", type=options.nonempty,
+                        help="mnist5k (embedded, default for mlp/lenet5), mnist:<dir>, cifar10:<dir> "
+                             "or folder:<dir>")
     common.add_argument("--batch-size", type=options.count(), default=256)
     common.add_argument("--threads", type=options.threads, default=None,
                         help="torch threads (default: torch's choice)")

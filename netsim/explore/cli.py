@@ -20,7 +20,8 @@ COMMANDS = ("resilience", "dse", "search", "report")
 
 def _common(parser):
     parser.add_argument("model", help="zoo model name, e.g. lenet5")
-    parser.add_argument("--weights", required=True, type=options.nonempty, help="checkpoint written by `netsim train`")
+    parser.add_argument("--weights", required=True, type=options.nonempty,
+                        help="checkpoint written by `netsim train`")
     parser.add_argument("--dataset", default=None, type=options.nonempty,
                         help="dataset (default: the model's, mnist5k for lenet5)")
     parser.add_argument("-o", "--out", default="out", type=options.output_directory,
@@ -29,9 +30,11 @@ def _common(parser):
                         help="result cache directory (default: OUT/cache)")
     parser.add_argument("--executor", default="local", choices=("local", "ray", "dask"))
     parser.add_argument("--address", default=None, help="Ray or Dask scheduler address")
-    parser.add_argument("--workers", type=options.count(1, options.MAX_THREADS), default=None, help="local worker processes (default: 2 on 2+ cores)")
+    parser.add_argument("--workers", type=options.count(1, options.MAX_THREADS), default=None,
+                        help="local worker processes (default: 2 on 2+ cores)")
     parser.add_argument("--threads", type=options.threads, default=1, help="compute threads per worker (default 1)")
-    parser.add_argument("--test-limit", type=options.count(), default=None, help="evaluate on the first N test samples only")
+    parser.add_argument("--test-limit", type=options.count(), default=None,
+                        help="evaluate on the first N test samples only")
     parser.add_argument("--tolerance", type=options.fraction, default=0.0,
                         help="accuracy loss (fraction) still counted as lossless (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -51,7 +54,8 @@ def add_subcommands(subparsers) -> None:
     p = subparsers.add_parser("dse", help="every multiplier on the network: accuracy, cost, Pareto front, optimum")
     _common(p)
     p.add_argument("--multipliers", default="M1-M6,P2-P14", help="'M1-M6,P2-P14' (default) or a list 'M4P8,M2P14'")
-    p.add_argument("--finetune-epochs", type=options.count(0, options.MAX_EPOCHS), default=0, help="fine-tuning epochs per multiplier (default 0)")
+    p.add_argument("--finetune-epochs", type=options.count(0, options.MAX_EPOCHS), default=0,
+                   help="fine-tuning epochs per multiplier (default 0)")
     p.add_argument("--gradient", default="ste", choices=("ste", "lut"),
                    help="fine-tuning gradient: ste (exact product) or lut (finite differences of the LUT)")
     p.add_argument("--lr", type=options.lr, default=1e-4, help="fine-tuning learning rate (default 1e-4)")
