@@ -18,6 +18,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import pickle
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -88,11 +89,16 @@ def _find(directory: Path, name: str, what: str, expected: list) -> Path:
 
 def _read_idx(path: Path) -> np.ndarray:
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
-        data = handle.read()
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+    except (OSError, EOFError, zlib.error) as error:  # not gzip, truncated gzip, unreadable
+        raise NetsimError(f"{path}: cannot be read ({error or type(error).__name__})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise NetsimError(f"{path}: not an unsigned-byte IDX file")
     dims = data[3]
+    if len(data) < 4 + 4 * dims:
+        raise NetsimError(f"{path}: truncated IDX header ({dims} dimensions need {4 + 4 * dims} bytes)")
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(dims))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims)
     if body.size != int(np.prod(shape)):

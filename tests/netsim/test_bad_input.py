@@ -51,6 +51,9 @@ def root(tmp_path_factory):
                            ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")):
         (r / "mnist200" / images).write_bytes(bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes(2 * 784))
         (r / "mnist200" / labels).write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 2, 3, 200]))
+    (r / "mnistgz").mkdir()  # files named .gz that are not gzip
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (r / "mnistgz" / f"{name}.gz").write_bytes(b"garbage")
     (r / "layout").mkdir()
     np.save(r / "layout" / "0.npy", np.zeros((28, 28), np.uint8))  # images without train/test/<class>/
     checkpoint.save(r / "lenet5.pt", zoo.build("lenet5"), "lenet5")
@@ -98,6 +101,8 @@ CASES = [
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "folder:{r}/mismatch"],
      "the train and test splits have different classes (class00, class01 versus class01, other)"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "mnist:{r}/mnist200"], "has labels 3..200 but lenet5 has 10 outputs (labels 0..9)"),
+    (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "mnist:{r}/mnistgz"],
+     "train-images-idx3-ubyte.gz: cannot be read (Not a gzipped file"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "imagenet:{r}"], "unknown dataset 'imagenet:"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", "cifar10:{r}/good"], "data_batch_1"),
     (["train", "lenet5", "-o", "{r}/cwd/o.pt", "--data", ""], "argument --data: must not be empty"),
