@@ -38,6 +38,10 @@ class Checkpoint:
     metadata: dict = field(default_factory=dict)
 
     def apply(self, model: nn.Module, source: str = "checkpoint") -> nn.Module:
+        for name, tensor in self.state_dict.items():  # NaN weights would score some accuracy without a word
+            if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise NetsimError(f"{source}: tensor {name!r} holds NaN or Inf values; a model with them "
+                                  f"computes nothing meaningful (retrain it)")
         try:
             model.load_state_dict(self.state_dict)
         except RuntimeError as error:

@@ -177,8 +177,12 @@ def evaluate(model: nn.Module, loader, progress: bool = True, desc: str = "evalu
     device = _device(model)
     try:
         bar = _progress(loader, desc, progress)
-        for x, y in bar:
-            prediction = model(x.to(device)).argmax(dim=1)
+        for index, (x, y) in enumerate(bar):
+            output = model(x.to(device))
+            if not torch.isfinite(output).all():  # argmax of NaN scores as some class: a number without meaning
+                raise NetsimError(f"{desc}: the model's outputs for batch {index} hold NaN or Inf values (from "
+                                  f"non-finite inputs or weights), so the accuracy would be meaningless")
+            prediction = output.argmax(dim=1)
             correct += int((prediction.cpu() == y).sum())
             total += int(y.numel())
             if hasattr(bar, "set_postfix"):

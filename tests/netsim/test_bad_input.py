@@ -58,6 +58,10 @@ def root(tmp_path_factory):
     np.save(r / "layout" / "0.npy", np.zeros((28, 28), np.uint8))  # images without train/test/<class>/
     checkpoint.save(r / "lenet5.pt", zoo.build("lenet5"), "lenet5")
     checkpoint.save(r / "mlp.pt", zoo.build("mlp"), "mlp")
+    nan_model = zoo.build("lenet5")
+    with torch.no_grad():
+        nan_model.fc3.bias[3] = math.nan
+    checkpoint.save(r / "nan.pt", nan_model, "lenet5")
     (r / "empty.pt").write_bytes(b"")
     (r / "garbage.pt").write_bytes(b"\x00\x01garbage\xff" * 10)
     (r / "binary.toml").write_bytes(bytes(range(128, 256)))
@@ -131,6 +135,7 @@ CASES = [
     (["eval", "lenet5", "--weights", "{r}/empty.pt"], "empty.pt' is empty (0 bytes)"),
     (["eval", "lenet5", "--weights", "{r}/garbage.pt"], "garbage.pt is not a netsim checkpoint"),
     (["eval", "lenet5", "--weights", ""], "argument --weights: must not be empty"),
+    (["eval", "lenet5", "--weights", "{r}/nan.pt"], "nan.pt: tensor 'fc3.bias' holds NaN or Inf values"),
     (["eval", "lenet5", "--weights", "{r}/mlp.pt"], "holds a mlp checkpoint, not lenet5"),
     (["eval", "lenet5", "--weights", W, "--config", "{r}/binary.toml"], "binary.toml' is not a UTF-8 text file"),
     (["eval", "lenet5", "--weights", W, "--config", "{r}/empty.toml"], "empty.toml' sets nothing"),
@@ -225,6 +230,15 @@ def test_calibration_with_weights_that_overflow_names_the_first_layer_that_sees_
         model.layers[0].weight.fill_(1e38)  # the first layer's output overflows to Inf
     with pytest.raises(NetsimError, match=r"layer 'layers.2'"):
         netsim.calibrate(model, [torch.ones(2, 1, 28, 28)])
+
+
+def test_evaluation_refuses_non_finite_outputs():
+    """Through the Python API no loader check stands in the way: the outputs are checked."""
+    import netsim
+    x = torch.rand(3, 1, 28, 28)
+    x[1, 0, 0, 0] = math.inf
+    with pytest.raises(NetsimError, match="outputs for batch 0 hold NaN or Inf"):
+        netsim.evaluate(zoo.build("mlp"), [(x, torch.zeros(3, dtype=torch.long))], progress=False)
 
 
 def test_a_finite_calibration_still_works():
