@@ -267,11 +267,14 @@ def _run_local(pending, worker, finished, *, workers, threads, address, timeout)
             while futures:
                 done, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for future in done:
-                    job, _ = futures.pop(future)
-                    finished(job, future.result())
+                    job, submitted = futures.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        running = [(job, submitted), *futures.values()]
+                        raise NetsimError(_broken_pool_message(running, timeout)) from None
+                    finished(job, result)
                     submit_next()
-        except BrokenProcessPool:
-            raise NetsimError(_broken_pool_message(futures.values(), timeout)) from None
         except BaseException:
             for future in futures:
                 future.cancel()

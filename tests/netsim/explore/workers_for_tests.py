@@ -21,3 +21,42 @@ def fail_on_three(payload):
     if payload["x"] == 3:
         raise ValueError("three")
     return {"y": payload["x"]}
+
+
+def sleepy(payload):
+    time.sleep(payload["sleep"])
+    return {"x": payload["x"]}
+
+
+def die(payload):
+    os._exit(9)  # a worker killed from outside (the OOM killer, a user's kill)
+
+
+# ---- a real sweep command held at a deterministic point (kill-and-resume and process tests)
+# NETSIM_TEST_GATE names a directory: each job takes the next ticket there, jobs from ticket
+# NETSIM_TEST_HOLD_FROM on wait until the file ``open`` exists in it; each job that runs leaves
+# ``ran.<cache key>`` there.
+
+def gated_evaluation(payload):
+    from netsim.explore.executor import job_key
+    from netsim.explore.jobs import run_evaluation
+    gate = Path(os.environ["NETSIM_TEST_GATE"])
+    ticket = 0
+    while True:
+        try:
+            os.close(os.open(gate / f"ticket.{ticket}", os.O_CREAT | os.O_EXCL))
+            break
+        except FileExistsError:
+            ticket += 1
+    (gate / f"ran.{job_key(payload)}").touch()
+    while ticket >= int(os.environ["NETSIM_TEST_HOLD_FROM"]) and not (gate / "open").exists():
+        time.sleep(0.01)
+    return run_evaluation(payload)
+
+
+def gated_netsim(argv) -> int:
+    """``netsim argv`` with every evaluation job going through :func:`gated_evaluation`."""
+    from netsim.cli import main
+    from netsim.explore import sweeps
+    sweeps.run_evaluation = gated_evaluation  # Run.jobs looks it up here; pool workers unpickle it by name
+    return main(argv)
