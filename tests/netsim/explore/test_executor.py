@@ -289,4 +289,6 @@ def test_pool_workers_and_resource_tracker_die_with_a_killed_sweep(tmp_path):
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
+    for pid in left:  # so that a failure does not leave them behind
+        os.kill(pid, signal.SIGKILL)
     assert left == {}, f"still running 30 s after the sweep was killed: {left}"
