@@ -60,3 +60,47 @@ def gated_netsim(argv) -> int:
     from netsim.explore import sweeps
     sweeps.run_evaluation = gated_evaluation  # Run.jobs looks it up here; pool workers unpickle it by name
     return main(argv)
+
+
+# ---- processes, from /proc (Linux)
+
+def _process(pid: int):
+    """(start time, state, command line) of a live process; None when it is gone or a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in "ZX" else (fields[19], fields[0], command)
+
+
+def descendants(root: int) -> dict:
+    """{pid: (start time, state, command line)} of every live process below ``root``."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = {}, [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                info = _process(pid)
+                if info is not None:
+                    found[pid] = info
+                    frontier.append(pid)
+    return found
+
+
+def wait_until_gone(processes: dict, seconds: float = 30) -> dict:
+    """Those of ``processes`` still alive (same pid and start time) after waiting up to ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = {pid: info for pid, info in processes.items() if (_process(pid) or (None,))[0] == info[0]}
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
