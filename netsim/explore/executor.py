@@ -107,8 +107,11 @@ class ResultCache:
             return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)  # so that its lock exists from the start
-        except OSError:
-            return  # the first put reports it
+        except OSError as error:
+            why = "it is a file" if isinstance(error, FileExistsError) else error.strerror
+            raise NetsimError(f"cannot create the result cache {str(self.directory)!r}: {why}") from None
+        if not os.access(self.directory, os.W_OK | os.X_OK):  # found now, not after the first job
+            raise NetsimError(f"the result cache {str(self.directory)!r} is not writable (--cache DIR)")
         alone = False
         try:
             import fcntl
@@ -124,7 +127,7 @@ class ResultCache:
                     pass
                 fcntl.flock(self._lock, fcntl.LOCK_SH)
             except OSError:
-                self.close()  # a read-only cache: nothing to lock and nothing we could remove
+                self.close()  # a file system without locks: age alone decides
         oldest = time.time() - (0 if alone else STALE_TEMPORARY_SECONDS)
         for temporary in self.directory.glob("*/.*.json.*.tmp"):  # opmodels.files.write_atomic's names
             try:

@@ -221,3 +221,19 @@ def test_a_job_past_its_timeout_ends_the_sweep_and_the_others_stay_cached(tmp_pa
 def test_a_worker_that_dies_is_a_clear_error(tmp_path):
     with pytest.raises(NetsimError, match="a worker process died .* while running job"):
         run_jobs([Job.of({"x": x}) for x in range(2)], die, None, workers=2, progress=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_cache_is_a_clear_error_before_any_job(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(NetsimError, match="cannot create the result cache"):
+            run_jobs(_jobs(1), square, ResultCache(tmp_path / "cache"), workers=1, progress=False)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_a_cache_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(NetsimError, match="cannot create the result cache .*: it is a file"):
+        run_jobs(_jobs(1), square, ResultCache(tmp_path / "cache"), workers=1, progress=False)
