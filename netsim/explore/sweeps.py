@@ -13,7 +13,7 @@ from ..errors import NetsimError
 from . import analysis
 from .cost import cost_source, relative_cost
 from .executor import ResultCache, run_jobs
-from .jobs import ModelSpec, evaluation_job, run_evaluation
+from .jobs import Fingerprints, ModelSpec, check_result, evaluation_job, run_evaluation
 
 BASE_BITS = 8
 LOGICS = tuple(range(1, 7))  # M1..M6
@@ -27,7 +27,11 @@ MORE_IS_AGGRESSIVE = {"w_bits": False, "a_bits": False, "multiplier": True, "add
 
 @dataclass
 class Run:
-    """How to run the jobs of an exploration."""
+    """How to run the jobs of an exploration.
+
+    ``job_timeout``: seconds one job may take on the local executor (None, the default: no limit, as a
+    job takes from a tenth of a second for LeNet-5 to hours for fine-tuning a ResNet on the CPU).
+    """
 
     cache: ResultCache | None = None
     executor: str = "local"
@@ -38,16 +42,20 @@ class Run:
     test_limit: int | None = None
     batch_size: int = 256
     extra: dict = field(default_factory=dict)
+    job_timeout: float | None = None
+    # content hashes of the data and operators, computed once for all the jobs of this run
+    fingerprints: Fingerprints = field(default_factory=Fingerprints, repr=False, compare=False)
 
     def jobs(self, jobs: list, desc: str) -> list:
         """Results of evaluation jobs, each labelled with its job's tags."""
         results = run_jobs(jobs, run_evaluation, self.cache, executor=self.executor, workers=self.workers,
-                           threads=self.threads, address=self.address, progress=self.progress, desc=desc)
-        return [{**job.payload["_tags"], **result} for job, result in zip(jobs, results)]
+                           threads=self.threads, address=self.address, progress=self.progress, desc=desc,
+                           validate=check_result, timeout=self.job_timeout)
+        return [{**result, **job.payload["_tags"]} for job, result in zip(jobs, results)]
 
     def job(self, spec, config, finetune=None, **tags):
         return evaluation_job(spec, config, finetune, batch_size=self.batch_size, test_limit=self.test_limit,
-                              **tags)
+                              fingerprints=self.fingerprints, **tags)
 
 
 def baseline_config() -> Config:

@@ -11,7 +11,7 @@ import pytest
 
 from netsim.errors import NetsimError
 from netsim.explore.executor import Job, ResultCache, job_key, run_jobs
-from tests.netsim.explore.workers_for_tests import fail_on_three, square
+from tests.netsim.explore.workers_for_tests import die, fail_on_three, sleepy, square
 from tests.utils import ROOT
 
 
@@ -153,3 +153,87 @@ def test_killed_sweep_resumes_without_redoing_finished_points(tmp_path, workers)
     second_run = _executions(log)
     assert second_run == list(range(HELD_FROM, 12))  # nothing finished is redone, each job runs once
     assert len(list(cache.glob("*/*.json"))) == 12
+
+
+def _y_is_square(payload, result):
+    return None if result.get("y") == payload["x"] ** 2 else f"y = {result.get('y')!r} is not x squared"
+
+
+@pytest.mark.parametrize("text", ["[]", "{}", '{"y": 500}', "{trunc", ""])
+def test_invalid_cache_entries_are_recomputed_with_a_warning(tmp_path, capsys, text):
+    log = tmp_path / "log"
+    log.mkdir()
+    cache = ResultCache(tmp_path / "cache")
+    jobs = _jobs(3, log)
+    run_jobs(jobs, square, cache, workers=1, progress=False, validate=_y_is_square)
+    cache.path(jobs[1].key).write_text(text)
+    for entry in log.iterdir():
+        entry.unlink()
+    capsys.readouterr()
+    results = run_jobs(jobs, square, cache, workers=1, progress=False, validate=_y_is_square)
+    assert [r["y"] for r in results] == [0, 1, 4]
+    assert _executions(log) == [1]  # only the bad entry is recomputed
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("netsim: warning: cache entry ") and \
+        str(cache.path(jobs[1].key)) in lines[0] and lines[0].endswith("recomputing it"), lines
+    assert cache.get(jobs[1].key) == results[1]  # and rewritten
+
+
+def _leftover(directory: Path, age: float) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f".{'ab' * 16}.json.x1y2.tmp"  # opmodels.files.write_atomic's name for a cache entry
+    path.write_text("{half")
+    os.utime(path, (time.time() - age,) * 2)
+    return path
+
+
+def test_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path):
+    cache = ResultCache(tmp_path)
+    fresh, old = _leftover(tmp_path / "ab", 0), _leftover(tmp_path / "cd", 3600)
+    keep = tmp_path / "ab" / "notes.tmp"  # not a name write_atomic makes
+    keep.write_text("mine")
+    run_jobs(_jobs(2), square, cache, workers=1, progress=False)
+    assert not fresh.exists() and not old.exists() and keep.exists()
+
+
+def test_temporaries_are_left_to_a_sweep_that_is_running(tmp_path):
+    """While another sweep holds the cache, only temporaries too old to be a write in progress go."""
+    import fcntl
+    tmp_path.mkdir(exist_ok=True)
+    with open(tmp_path / ".lock", "a") as other:
+        fcntl.flock(other, fcntl.LOCK_SH)  # another sweep using this cache
+        fresh, old = _leftover(tmp_path / "ab", 0), _leftover(tmp_path / "cd", 3600)
+        run_jobs(_jobs(2), square, ResultCache(tmp_path), workers=1, progress=False)
+        assert fresh.exists() and not old.exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_job_past_its_timeout_ends_the_sweep_and_the_others_stay_cached(tmp_path, workers):
+    cache = ResultCache(tmp_path)
+    jobs = [Job.of({"x": 0, "sleep": 0}), Job.of({"x": 1, "sleep": 60})]
+    with pytest.raises(NetsimError, match=r"did not finish within the job timeout of 1 s.*run the same command"):
+        run_jobs(jobs, sleepy, cache, workers=workers, progress=False, timeout=1)
+    assert cache.get(jobs[0].key) == {"x": 0} and cache.get(jobs[1].key) is None
+    with pytest.raises(NetsimError, match="timeout must be a positive number"):
+        run_jobs(jobs, sleepy, cache, workers=workers, progress=False, timeout=0)
+
+
+def test_a_worker_that_dies_is_a_clear_error(tmp_path):
+    with pytest.raises(NetsimError, match="a worker process died .* while running job"):
+        run_jobs([Job.of({"x": x}) for x in range(2)], die, None, workers=2, progress=False)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_an_unwritable_cache_is_a_clear_error_before_any_job(tmp_path):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(NetsimError, match="cannot create the result cache"):
+            run_jobs(_jobs(1), square, ResultCache(tmp_path / "cache"), workers=1, progress=False)
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_a_cache_that_is_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "cache").write_text("")
+    with pytest.raises(NetsimError, match="cannot create the result cache .*: it is a file"):
+        run_jobs(_jobs(1), square, ResultCache(tmp_path / "cache"), workers=1, progress=False)

@@ -127,3 +127,114 @@ def test_blocks_are_approximated_alone(spec, tmp_path):
     from netsim.errors import NetsimError
     with pytest.raises(NetsimError, match="matches none of the layers"):
         resilience(spec, ("w_bits",), ("network",), run, blocks={"X": "bn*"})
+
+
+# ---- the cache key is the content; what is read back is checked
+
+def _digit_folder(root, counts=(("train", 64), ("test", 40))) -> None:
+    """A ``folder:`` dataset of real digits: <root>/<split>/<digit>/<index>.npy."""
+    import numpy as np
+    import torch
+
+    from netsim import data
+    for split, count in counts:
+        images, labels = data.load("mnist5k", split).tensors
+        for digit in range(10):
+            (root / split / str(digit)).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = (images[i, 0] * 255).round().to(torch.uint8).numpy()
+            np.save(root / split / str(int(labels[i])) / f"{i:04d}.npy", pixels)
+
+
+def _in_load_order(root, split="test") -> list:
+    return [path for digit in sorted(p.name for p in (root / split).iterdir())
+            for path in sorted((root / split / digit).iterdir())]
+
+
+def test_a_changed_test_label_is_recomputed_and_unchanged_data_is_cached(lenet_checkpoint, tmp_path, monkeypatch):
+    folder = tmp_path / "digits"
+    _digit_folder(folder)
+    evaluated = []
+    real = sweeps.run_evaluation
+    monkeypatch.setattr(sweeps, "run_evaluation", lambda payload: evaluated.append(1) or real(payload))
+
+    def sweep():
+        spec = ModelSpec.of("lenet5", lenet_checkpoint, f"folder:{folder}")
+        return dse(spec, ["M4P8"], Run(cache=ResultCache(tmp_path / "cache"), workers=1, progress=False))
+
+    first = sweep()
+    assert len(evaluated) == 2
+    assert sweep()["rows"] == first["rows"] and len(evaluated) == 2  # unchanged: all from the cache
+
+    # relabel one test digit the exact network gets right: its accuracy must drop by one sample
+    hits = analysis.unpack_hits(first["baseline"]["hits"])
+    image = _in_load_order(folder)[hits.index(True)]
+    image.rename(folder / "test" / str((int(image.parent.name) + 1) % 10) / image.name)
+    second = sweep()
+    assert len(evaluated) == 4  # both points recomputed
+    samples = first["baseline"]["samples"]
+    assert second["baseline"]["correct"] == first["baseline"]["correct"] - 1
+    assert second["summary"]["baseline_accuracy"] == pytest.approx(first["summary"]["baseline_accuracy"] - 1 / samples)
+
+    # the calibration reads the training images: changing one recomputes too
+    import numpy as np
+    calibrated = _in_load_order(folder, "train")[0]
+    np.save(calibrated, 255 - np.load(calibrated))
+    sweep()
+    assert len(evaluated) == 6
+    sweep()
+    assert len(evaluated) == 6
+
+
+def test_a_worker_refuses_data_changed_since_the_sweep_started(lenet_checkpoint, tmp_path):
+    from netsim.errors import NetsimError
+    from netsim.explore.jobs import run_evaluation
+    folder = tmp_path / "digits"
+    _digit_folder(folder, (("train", 16), ("test", 8)))
+    spec = ModelSpec.of("lenet5", lenet_checkpoint, f"folder:{folder}")
+    job = Run(progress=False).job(spec, sweeps.baseline_config())
+    image = _in_load_order(folder)[0]
+    image.rename(folder / "test" / str((int(image.parent.name) + 1) % 10) / image.name)
+    with pytest.raises(NetsimError, match=r"digits changed since the sweep started \(test differ\)"):
+        run_evaluation(job.payload)
+
+
+def test_the_key_holds_the_code_and_the_operators(spec, monkeypatch):
+    import opmodels
+    from netsim import Config
+    from netsim.explore import jobs
+    fingerprints = jobs.Fingerprints()
+    assert fingerprints.operators(Config.uniform(multiplier="M4P8", adder="LOA8")) == {
+        "LOA8": opmodels.get("LOA8").ir_hash, "M4P8@8": opmodels.get("M4P8").ir_hash}
+    wide = fingerprints.operators(Config.uniform(multiplier="M4P8").with_layer("fc1", w_bits=12))
+    assert wide["M4P8@12"] == opmodels.get("M4P8W16").ir_hash  # 12-bit operands run on the 16-bit operator
+    run = Run(progress=False, test_limit=8)
+    key = run.job(spec, sweeps.baseline_config()).key
+    monkeypatch.setattr(jobs, "source_hash", lambda: "other code")
+    assert run.job(spec, sweeps.baseline_config()).key != key
+
+
+CORRUPTIONS = {
+    "accuracy 5.0": lambda entry: {**entry, "accuracy": 5.0},
+    "a list": lambda entry: [],
+    "empty": lambda entry: {},
+    "counts disagree": lambda entry: {**entry, "correct": entry["correct"] - 1},
+    "hits of another run": lambda entry: {**entry, "hits": "3:7"},
+    "a tag overridden": lambda entry: {**entry, "multiplier": "M5P10"},
+}
+
+
+@pytest.mark.parametrize("corruption", CORRUPTIONS)
+def test_an_invalid_cache_entry_is_recomputed_with_a_warning(spec, tmp_path, capsys, corruption):
+    import json
+    run = Run(cache=ResultCache(tmp_path), workers=1, progress=False, test_limit=16)
+    first = dse(spec, ["M4P8"], run)
+    entry = run.cache.path(run.job(spec, sweeps.baseline_config()).key)
+    entry.write_text(json.dumps(CORRUPTIONS[corruption](json.loads(entry.read_text()))))
+    capsys.readouterr()
+    again = dse(spec, ["M4P8"], Run(cache=ResultCache(tmp_path), workers=1, progress=False, test_limit=16))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"netsim: warning: cache entry {entry} is invalid"), lines
+    assert again["summary"]["baseline_accuracy"] == first["summary"]["baseline_accuracy"] <= 1
+    assert [r["accuracy"] for r in again["rows"]] == [r["accuracy"] for r in first["rows"]]
+    assert again["summary"]["optimum_before"] == first["summary"]["optimum_before"]
