@@ -81,11 +81,9 @@ def _setup(args):
     from .executor import ResultCache
     from .jobs import ModelSpec
     from .sweeps import Run
-    from .. import data
     # the counts and fractions were checked by their argparse types; the model, its weights and the
     # dataset are checked before the output directory is created, so a refused run writes nothing
-    spec = ModelSpec.of(args.model, args.weights, args.dataset)
-    data.check_source(spec.dataset)
+    spec = ModelSpec.of(args.model, args.weights, args.dataset)  # checks the data against the model too
     out = prepare_directory(args.out)
     run = Run(cache=ResultCache(args.cache or out / "cache"), executor=args.executor, workers=args.workers,
               threads=args.threads, address=args.address, progress=not args.no_progress,

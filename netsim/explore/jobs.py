@@ -47,7 +47,12 @@ class ModelSpec:
         if weights is None:
             raise NetsimError(f"{name}: explorations need trained weights (--weights FILE; "
                               f"`netsim train {name} -o {name}.pt` makes one)")
-        return cls(entry.name, str(Path(weights).resolve()), model_hash(model), dataset or entry.dataset)
+        dataset = dataset or entry.dataset
+        from .. import data
+        data.check_source(dataset)  # the layout first: its errors say what a directory should hold
+        for split in ("train", "test"):  # data the model cannot score honestly fails here, before any job
+            zoo.check_data(entry.name, model, data.load(dataset, split), f"{dataset} ({split} split)")
+        return cls(entry.name, str(Path(weights).resolve()), model_hash(model), dataset)
 
     def as_payload(self) -> dict:
         # where the weights and the data are found is not part of the key: their content is
@@ -104,7 +109,7 @@ NOT_ARITHMETIC = ("opmodels/cli/", "opmodels/verification/", "opmodels/__main__.
                   "netsim/__main__.py", "netsim/explore/__main__.py", "netsim/explore/cli.py",
                   "netsim/explore/report.py", "netsim/explore/plots.py", "netsim/explore/outputs.py",
                   "netsim/explore/executor.py", "netsim/explore/sweeps.py", "netsim/explore/search.py",
-                  "netsim/explore/cost.py")
+                  "netsim/explore/cost.py", "netsim/options.py")
 
 
 @lru_cache(maxsize=1)
