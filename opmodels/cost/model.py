@@ -40,6 +40,7 @@ ENERGY_WEIGHT = dict(AREA_NAND2)
 FLOW_VERSION = 1
 
 ENERGY_SAMPLES = 65536
+MAX_SAMPLES = 10_000_000  # the stream is held in memory (16 bytes a pair)
 CHECK_RANDOM_PAIRS = 65536
 
 
@@ -147,8 +148,11 @@ def load_trace(path) -> tuple[np.ndarray, np.ndarray]:
     """Operand pairs from ``.npz`` (arrays ``a`` and ``b``) or ``.npy`` (shape (N, 2): a, b)."""
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error}") from None
+    except OSError as error:
+        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error.strerror or error}") from None
+    except (ValueError, EOFError):  # garbage, truncated, or arrays of objects (never unpickled)
+        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: not a .npy or .npz file of "
+                            "integer arrays") from None
     if isinstance(data, np.ndarray):
         if data.ndim != 2 or data.shape[1] != 2:
             raise OpmodelsError(f"{path}: a .npy trace has shape (N, 2), not {data.shape}")
@@ -179,8 +183,11 @@ def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_ca
     trace that netsim recorded); by default ``samples`` uniform random pairs drawn with ``seed``.
     """
     _require_operator(op, "cost()")
-    if samples < 2:
-        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations), not {samples}")
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise OpmodelsError(f"samples must be in 2..{MAX_SAMPLES:,} (toggles are counted between operations), "
+                            f"not {samples}")
+    if seed < 0:
+        raise OpmodelsError(f"seed must be a non-negative integer, not {seed}")
     netlist, tool = operator_netlist(op, use_cache, flow)
     if operands is None:
         a, b = uniform_stream(op, samples, seed)

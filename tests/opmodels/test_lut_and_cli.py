@@ -90,7 +90,7 @@ def test_unwritable_output_path_is_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     result = run_cli("gen-lut", "M4P8", "-o", str(blocker / "luts"))
-    assert result.returncode == 2 and "cannot create output directory" in result.stderr
+    assert result.returncode == 2 and "cannot create the directory" in result.stderr
     assert blocker.read_text() == "not a directory"
 
 
