@@ -55,6 +55,8 @@ def generated_dut(op: Operator, directory: Path) -> Dut:
 def _user_sources(verilog, top) -> list[Path]:
     sources = [Path(v).resolve() for v in ([verilog] if isinstance(verilog, (str, Path)) else verilog)]
     for source in sources:
+        if source.is_dir():
+            raise OpmodelsError(f"Verilog file {str(source)!r} is a directory")
         if not source.is_file():
             raise OpmodelsError(f"Verilog file {str(source)!r} does not exist")
     if not top:
