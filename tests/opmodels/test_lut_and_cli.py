@@ -73,7 +73,7 @@ def test_gen_lut_all_writes_every_8bit_multiplier(tmp_path):
     (["gen-lut", "M4P20W16"], "lookup tables exist for 8-bit operators only"),
     (["gen-lut", "LOA40"], "LOA l must be an integer in 0..31 for width 32, not 40"),
     (["gen-lut", "M4P8", "M4P9"], "not 9"),
-    (["metrics", "M4P8", "--samples", "0"], "samples must be a positive integer"),
+    (["metrics", "M4P8", "--samples", "0"], "argument --samples: takes an integer in 1..1,000,000,000, not '0'"),
     (["show", "--from", "nosuchmodule:x"], "cannot import 'nosuchmodule'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
