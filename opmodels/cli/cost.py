@@ -7,9 +7,8 @@ import sys
 import time
 
 from ..catalog import catalog_ids, get
-from ..cost import baseline_id, cost, load_trace, synthesize
+from ..cost import MAX_SAMPLES, baseline_id, cost, load_trace, synthesize
 from ..errors import OpmodelsError
-from ..cost.model import MAX_SAMPLES
 from .common import MAX_JOBS, MAX_SEED, integer, operators, progress
 
 
