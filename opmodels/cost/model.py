@@ -184,8 +184,8 @@ def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_ca
     """
     _require_operator(op, "cost()")
     if not 2 <= samples <= MAX_SAMPLES:
-        raise OpmodelsError(f"samples must be in 2..{MAX_SAMPLES:,} (toggles are counted between operations), "
-                            f"not {samples}")
+        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations) and at most "
+                            f"{MAX_SAMPLES:,}, not {samples}")
     if seed < 0:
         raise OpmodelsError(f"seed must be a non-negative integer, not {seed}")
     netlist, tool = operator_netlist(op, use_cache, flow)
