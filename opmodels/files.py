@@ -13,7 +13,7 @@ from .errors import OpmodelsError
 TEMPORARY = re.compile(r"^\.(?P<name>.+?)\.(?:(?P<pid>\d+)\.)?[a-z0-9_]{8}\.tmp$")
 
 
-def prepare_directory(directory, names=(), option: str = "-o") -> Path:
+def prepare_directory(directory, names=(), option: str = "output directory") -> Path:
     """Create ``directory`` if needed and check that it, and every file ``names`` it will receive, can
     be written: all before any work is done, so a bad path costs nothing and writes nothing.
     ``option`` is how the user named the directory (for the message)."""

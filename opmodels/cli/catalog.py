@@ -54,7 +54,8 @@ def cmd_gen_lut(args) -> int:
             raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist "
                                 f"for 8-bit operators only")
     formats = ("npy", "c") if args.format == "c" else ("npy",)
-    directory = prepare_directory(args.output, [name for op in ops for name in artifacts.lut_files(op, formats)])
+    directory = prepare_directory(args.output, [name for op in ops for name in artifacts.lut_files(op, formats)],
+                                  option="-o")
     clean_temporaries(directory)  # of a run that was killed: this run rewrites every file of every operator
     start = time.perf_counter()
     for op in ops:

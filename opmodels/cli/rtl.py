@@ -14,7 +14,7 @@ from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, shown
 
 def cmd_gen_verilog(args) -> int:
     ops = operators(args)
-    directory = prepare_directory(args.output, [f"{op.id}.v" for op in ops])
+    directory = prepare_directory(args.output, [f"{op.id}.v" for op in ops], option="-o")
     clean_temporaries(directory)  # of a run that was killed
     start = time.perf_counter()
     for op in progress(ops, "gen-verilog"):

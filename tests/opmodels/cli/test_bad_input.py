@@ -200,6 +200,20 @@ def test_a_line_break_in_a_value_stays_on_one_line(capsys):
     assert_one_line_error(capsys.readouterr().err, "a\\nb\\rc\\u2028d")
 
 
+@pytest.mark.parametrize("args, name", [
+    (["gen-lut", "M4P8", "-o", "out"], "out/M4P8.npy"),
+    (["show", os.fsdecode(b"M4P\xff")], "M4P"),  # an argument that is not UTF-8
+])
+def test_in_a_real_process_too(workspace, args, name):
+    """The same promise through ``python -m opmodels``: the interpreter adds no traceback or warning."""
+    before = snapshot(workspace)
+    result = subprocess.run([sys.executable, "-m", "opmodels", *args], cwd=workspace, capture_output=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert result.returncode == 2
+    assert_one_line_error(result.stderr.decode("utf-8", "backslashreplace"), name)
+    assert snapshot(workspace) == before
+
+
 # ---- Hypothesis: numeric options take any text; the command exits 0 or 2 with one line ----------------
 VALUES = st.one_of(
     st.integers(min_value=-(1 << 70), max_value=1 << 70).map(str),
