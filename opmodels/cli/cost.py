@@ -23,6 +23,11 @@ def cmd_cost(args) -> int:
     for op in ops:  # the exact baselines are costed too, for the relative columns
         wanted.setdefault(baseline_id(op), get(baseline_id(op)))
     operands = load_trace(args.trace) if args.trace else None
+    for op in wanted.values():  # before any synthesis: a value out of range is the trace's fault
+        try:
+            operands is None or op.check_operands(*operands)
+        except OpmodelsError as error:
+            raise OpmodelsError(f"{args.trace}: {error}") from None
 
     def one(op):
         return cost(op, operands, samples=args.samples, seed=args.seed, use_cache=not args.no_cache,

@@ -61,6 +61,11 @@ def workspace(tmp_path, monkeypatch):
     for name, data in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes(data)
+    np.save(tmp_path / "floats.npy", np.array([[np.nan, 1.0], [2.0, 3.0]]))
+    np.save(tmp_path / "wide.npy", np.array([[10 ** 12, 1], [2, 3]]))
+    np.save(tmp_path / "none.npy", np.zeros((0, 2), dtype=np.int64))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "wide.npy").read_bytes()[:100])
+    (tmp_path / "zip.npz").write_bytes(b"PK\x03\x04 not a zip")
     for target in ("out/M4P8.npy", "outh/M4P8.h", "out2/M4P8.v", "adir"):
         (tmp_path / target).mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
@@ -159,6 +164,11 @@ CASES = [
     (["cost", "M4P8", "-j", "0"], ["--jobs", "'0'"], None),
     (["cost", "M4P8", "--trace", "trace.npy"], ["'trace.npy'", "not a .npy or .npz file"], None),
     (["cost", "M4P8", "--trace", "missing.npz"], ["'missing.npz'", "No such file"], None),
+    (["cost", "M4P8", "--trace", "floats.npy"], ["floats.npy", "must be integers, not float64"], None),
+    (["cost", "M4P8", "--trace", "wide.npy"], ["wide.npy", "1000000000000 is outside"], None),
+    (["cost", "M4P8", "--trace", "none.npy"], ["none.npy", "at least 2 pairs"], None),
+    (["cost", "M4P8", "--trace", "cut.npy"], ["'cut.npy'", "not a .npy or .npz file"], None),
+    (["cost", "M4P8", "--trace", "zip.npz"], ["'zip.npz'", "not a .npy or .npz file"], None),
     (["cost", "M4P8", "--flow", "xx"], ["'xx'"], None),
     (["cost", "M4P8", "--top", "x"], ["--top"], None),
     # --from
