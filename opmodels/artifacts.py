@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import verilog
-from .files import write_atomic
+from .files import write_atomic, write_atomic_set
 
 LUT_LAYOUT = "int32[256][256], C order; lut[a & 0xFF][b & 0xFF] = P(a, b), a multiplicand, b multiplier"
 
@@ -81,15 +81,20 @@ def c_header(op, table: np.ndarray, record: dict) -> str:
             f"static const int32_t {name}[256][256] = {{\n{rows}\n}};\n#endif\n")
 
 
+def lut_files(op, formats=("npy",)) -> list[str]:
+    """The names of the table files of ``op``."""
+    return [f"{op.id}.npy", f"{op.id}.json", *([f"{op.id}.h"] if "c" in formats else [])]
+
+
 def write_lut(op, directory: Path, formats=("npy",)) -> list[Path]:
-    """Write the table files of ``op`` into ``directory`` (which must exist), each atomically."""
+    """Write the table files of ``op`` into ``directory`` (which must exist): every temporary first,
+    then the renames, so a failure leaves none and a reader never sees a half-written table."""
     table = op.lut()
     record = lut_record(op, table)
     buffer = io.BytesIO()
     np.save(buffer, table)
     directory = Path(directory)
-    written = [write_atomic(directory / f"{op.id}.npy", buffer.getvalue()),
-               write_atomic(directory / f"{op.id}.json", json.dumps(record, indent=2) + "\n")]
+    contents = [buffer.getvalue(), json.dumps(record, indent=2) + "\n"]
     if "c" in formats:
-        written.append(write_atomic(directory / f"{op.id}.h", c_header(op, table, record)))
-    return written
+        contents.append(c_header(op, table, record))
+    return write_atomic_set({directory / name: data for name, data in zip(lut_files(op, formats), contents)})

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import OpmodelsError
+from .errors import OpmodelsError, first_error
 
 
 class UnparsableVerilog(OpmodelsError):
@@ -58,12 +58,13 @@ def parse(sources, defines: dict | None = None):
         output.unlink(missing_ok=True)
     if result.returncode:
         raise UnparsableVerilog(f"cannot preprocess {', '.join(map(str, sources))}: "
-                                f"{(result.stderr or result.stdout).strip().splitlines()[0]}")
+                                f"{first_error(result.stderr + result.stdout)}")
     try:
         with _PARSER_LOCK:  # one ply parser per process, not reentrant
             return parser.parse(text)
     except Exception as error:  # pyverilog raises ParseError and plain exceptions alike
-        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {error}") from None
+        message = first_error(str(error), {str(output): ", ".join(map(str, sources))})
+        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {message}") from None
 
 
 def modules(ast) -> dict:

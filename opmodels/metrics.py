@@ -15,6 +15,8 @@ from .errors import OpmodelsError
 
 EXHAUSTIVE_LIMIT = 1 << 20
 DEFAULT_SAMPLES = 1_000_000
+MAX_SAMPLES = 1_000_000_000  # memory stays flat, but more would run for hours: a typo, not a wish
+MAX_SEED = (1 << 64) - 1
 NAMES = ("ER", "ME", "MED", "NMED", "MRED", "WCE")
 
 
@@ -41,10 +43,11 @@ CHUNK = 1 << 20  # pairs per step: memory stays flat however many samples are as
 
 
 def _check(samples, seed) -> None:
-    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int) or samples < 1):
-        raise OpmodelsError(f"samples must be a positive integer, not {samples!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise OpmodelsError(f"seed must be a non-negative integer, not {seed!r}")
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)
+                                or not 1 <= samples <= MAX_SAMPLES):
+        raise OpmodelsError(f"samples must be an integer in 1..{MAX_SAMPLES:,}, not {samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise OpmodelsError(f"seed must be an integer in 0..{MAX_SEED:,}, not {seed!r}")
 
 
 def operand_chunks(op, samples: int | None, seed: int):

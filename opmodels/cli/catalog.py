@@ -7,9 +7,9 @@ import time
 from .. import artifacts, lut
 from ..catalog import catalog_ids, get, multipliers_8bit
 from ..errors import OpmodelsError
-from ..files import prepare_directory
-from ..metrics import NAMES
-from .common import operators
+from ..files import clean_temporaries, prepare_directory
+from ..metrics import MAX_SAMPLES, NAMES
+from .common import MAX_SEED, integer, operators
 
 
 def cmd_list(args) -> int:
@@ -53,9 +53,11 @@ def cmd_gen_lut(args) -> int:
         if not op.has_lut:
             raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist "
                                 f"for 8-bit operators only")
-    directory = prepare_directory(args.output)
-    start = time.perf_counter()
     formats = ("npy", "c") if args.format == "c" else ("npy",)
+    directory = prepare_directory(args.output, [name for op in ops for name in artifacts.lut_files(op, formats)],
+                                  option="-o")
+    clean_temporaries(directory)  # of a run that was killed: this run rewrites every file of every operator
+    start = time.perf_counter()
     for op in ops:
         artifacts.write_lut(op, directory, formats)
     print(f"wrote {len(ops)} table(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
@@ -85,6 +87,6 @@ def add_commands(commands) -> None:
     sub.add_argument("--format", choices=lut.FORMATS, default="npy", help="npy (+json), or c: also a C header")
     sub = commands.add("metrics", cmd_metrics, "ER ME MED NMED MRED WCE (exhaustive for 8-bit, else sampled)",
                        all_ids=catalog_ids)
-    sub.add_argument("--samples", type=int, default=None, help="sample this many uniform pairs")
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--samples", type=integer(1, MAX_SAMPLES), default=None, help="sample this many uniform pairs")
+    sub.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
     sub.add_argument("--json", action="store_true")

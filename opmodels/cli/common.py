@@ -9,6 +9,30 @@ from .. import catalog
 from ..errors import OpmodelsError
 
 
+MAX_SEED = (1 << 64) - 1  # seeds are 64-bit everywhere; a longer one is a typo, not a wish
+MAX_JOBS = 256             # each job is a simulator or Yosys process
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """A user's value quoted for a one-line message (escapes newlines, cut when long)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+def integer(low: int, high: int):
+    """An argparse type: a decimal integer in ``low..high``. Text, NaN, fractions, negative and huge
+    numbers are refused in one line that names the value (argparse prefixes the option)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:  # also more than 4300 digits
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"takes an integer in {low}..{high:,}, not {shown(text)}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2, like every other user error
         raise OpmodelsError(message)
@@ -57,6 +81,14 @@ def progress(items, desc: str):
     return tqdm(items, desc=desc, unit="op", file=sys.stderr, disable=len(items) < 4)
 
 
+_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """The promise is one line: a line break that came in with a user's value is shown escaped."""
+    return message.translate(_BREAKS)
+
+
 def run(build_parser, argv=None) -> int:
     """Parse and run one command. A user error is one line ``opmodels: error: ...`` and exit status 2;
     anything else is a bug and keeps its traceback."""
@@ -66,7 +98,7 @@ def run(build_parser, argv=None) -> int:
             args.ids = []
         return args.func(args)
     except OpmodelsError as error:
-        print(f"opmodels: error: {error}", file=sys.stderr)
+        print(f"opmodels: error: {one_line(str(error))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `opmodels list | head`
         sys.stderr.close()

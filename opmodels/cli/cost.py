@@ -7,24 +7,27 @@ import sys
 import time
 
 from ..catalog import catalog_ids, get
-from ..cost import baseline_id, cost, load_trace, synthesize
+from ..cost import MAX_SAMPLES, baseline_id, cost, load_trace, synthesize
 from ..errors import OpmodelsError
-from .common import operators, progress
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress
 
 
 def cmd_cost(args) -> int:
     if args.verilog:
         return _cost_of_verilog_file(args)
+    if args.top:
+        raise OpmodelsError("--top names the module of a --verilog FILE; give --verilog too")
     ops = operators(args)
-    if args.samples < 2:
-        raise OpmodelsError(f"--samples must be at least 2, not {args.samples}")
     start = time.perf_counter()
     wanted = {op.id: op for op in ops}
     for op in ops:  # the exact baselines are costed too, for the relative columns
         wanted.setdefault(baseline_id(op), get(baseline_id(op)))
-    if args.jobs < 1:
-        raise OpmodelsError(f"--jobs must be at least 1, not {args.jobs}")
     operands = load_trace(args.trace) if args.trace else None
+    for op in wanted.values():  # before any synthesis: a value out of range is the trace's fault
+        try:
+            operands is None or op.check_operands(*operands)
+        except OpmodelsError as error:
+            raise OpmodelsError(f"{args.trace}: {error}") from None
 
     def one(op):
         return cost(op, operands, samples=args.samples, seed=args.seed, use_cache=not args.no_cache,
@@ -101,15 +104,15 @@ def add_commands(commands) -> None:
                        all_ids=catalog_ids)
     sub.add_argument("--csv", action="store_true", help="comma-separated values")
     sub.add_argument("--json", action="store_true")
-    sub.add_argument("--samples", type=int, default=65536,
+    sub.add_argument("--samples", type=integer(2, MAX_SAMPLES), default=65536,
                      help="uniform random operand pairs for the energy figures (default 65536)")
-    sub.add_argument("--seed", type=int, default=0)
+    sub.add_argument("--seed", type=integer(0, MAX_SEED), default=0)
     sub.add_argument("--trace", metavar="FILE",
                      help="operand pairs for the energy figures: .npz with arrays a and b, or .npy of shape (N, 2)")
     sub.add_argument("--no-cache", action="store_true", help="synthesise again, ignoring the cache")
     sub.add_argument("--flow", choices=("fast", "abc"), default="fast",
                      help="ABC mapping: fast (structural, the default) or abc (full optimisation)")
-    sub.add_argument("-j", "--jobs", type=int, default=min(2, os.cpu_count() or 1),
+    sub.add_argument("-j", "--jobs", type=integer(1, MAX_JOBS), default=min(2, os.cpu_count() or 1),
                      help="Yosys runs at once (default: 2, or 1 on a single core)")
     sub.add_argument("--verilog", metavar="FILE", help="cost a Verilog file of your own (area and depth)")
     sub.add_argument("--top", help="top module of --verilog FILE (default: the only one, or Yosys's choice)")

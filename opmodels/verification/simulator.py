@@ -14,7 +14,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import OpmodelsError
+from ..errors import OpmodelsError, first_error
 
 SIMULATORS = ("icarus",)
 TIMESCALE = ("1ns", "1ps")
@@ -55,9 +55,8 @@ def compile_check(sources, top: str, log: Path, defines: dict | None = None) -> 
     if result.returncode:
         output = result.stdout + result.stderr
         log.write_text(output)
-        first = next((line for line in output.splitlines() if line.strip()), "")
         raise OpmodelsError(f"{', '.join(map(str, sources))} does not compile with top module {top!r}: "
-                            f"{first.strip()} (full log: {log})")
+                            f"{first_error(output)} (full log: {log})")
 
 
 def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str, sim: str = "icarus",
@@ -72,9 +71,8 @@ def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str
                          parameters=parameters or {}, always=True, build_dir=work, timescale=TIMESCALE,
                          log_file=log)
     except RuntimeError:
-        lines = [line for line in log.read_text().splitlines() if "error" in line.lower()]
-        raise OpmodelsError(f"the bench of {what} does not compile: "
-                            f"{(lines or ['see the log'])[0].strip()} (full log: {log})") from None
+        text = log.read_text(errors="replace") if log.is_file() else "see the log"
+        raise OpmodelsError(f"the bench of {what} does not compile: {first_error(text)} (full log: {log})") from None
     try:
         sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
                         extra_env=env, results_xml=str(work / "results.xml"), log_file=log)

@@ -73,7 +73,7 @@ def test_gen_lut_all_writes_every_8bit_multiplier(tmp_path):
     (["gen-lut", "M4P20W16"], "lookup tables exist for 8-bit operators only"),
     (["gen-lut", "LOA40"], "LOA l must be an integer in 0..31 for width 32, not 40"),
     (["gen-lut", "M4P8", "M4P9"], "not 9"),
-    (["metrics", "M4P8", "--samples", "0"], "samples must be a positive integer"),
+    (["metrics", "M4P8", "--samples", "0"], "argument --samples: takes an integer in 1..1,000,000,000, not '0'"),
     (["show", "--from", "nosuchmodule:x"], "cannot import 'nosuchmodule'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
@@ -90,7 +90,7 @@ def test_unwritable_output_path_is_an_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     result = run_cli("gen-lut", "M4P8", "-o", str(blocker / "luts"))
-    assert result.returncode == 2 and "cannot create output directory" in result.stderr
+    assert result.returncode == 2 and "cannot create the directory" in result.stderr
     assert blocker.read_text() == "not a directory"
 
 

@@ -25,10 +25,12 @@ def test_nmed_divides_by_the_largest_exact_product():
 
 
 @pytest.mark.parametrize("samples,seed,message", [
-    (0, 0, "samples must be a positive integer, not 0"),
-    (2.5, 0, "samples must be a positive integer, not 2.5"),
-    (10, -1, "seed must be a non-negative integer, not -1"),
-    (10, "x", "seed must be a non-negative integer, not 'x'"),
+    (0, 0, "samples must be an integer in 1..1,000,000,000, not 0"),
+    (2.5, 0, "samples must be an integer in 1..1,000,000,000, not 2.5"),
+    (10 ** 10, 0, "samples must be an integer in 1..1,000,000,000, not 10000000000"),
+    (10, -1, r"seed must be an integer in 0..18,446,744,073,709,551,615, not -1"),
+    (10, "x", "seed must be an integer in 0..18,446,744,073,709,551,615, not 'x'"),
+    (10, 1 << 64, "seed must be an integer in 0..18,446,744,073,709,551,615, not 18446744073709551616"),
 ])
 def test_bad_samples_or_seed_is_an_error(samples, seed, message):
     with pytest.raises(OpmodelsError, match=message):

@@ -15,8 +15,8 @@ def test_every_command_of_every_group_is_registered():
 
 @pytest.mark.parametrize("args, message", [
     (["show"], "name at least one operator id"),                                   # catalog group
-    (["cost", "M4P8", "--samples", "1"], "--samples must be at least 2, not 1"),   # cost group
-    (["verify", "M4P8", "--vectors", "many"], "--vectors takes a positive integer or 'all', not 'many'"),  # rtl
+    (["cost", "M4P8", "--samples", "1"], "argument --samples: takes an integer in 2..10,000,000, not '1'"),  # cost
+    (["verify", "M4P8", "--vectors", "many"], "--vectors takes an integer in 1..10,000,000 or 'all', not 'many'"),  # rtl
     (["verify", "M4P8", "--param", "L"], "--param takes NAME=INTEGER, not 'L'"),
     (["gen-verilog", "M4P8", "--all"], "give operator ids or --all, not both"),
 ])
