@@ -9,13 +9,13 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from . import tools
 from .errors import OpmodelsError, first_error
 
 
@@ -52,7 +52,7 @@ def parse(sources, defines: dict | None = None):
     command = ["iverilog", "-E", "-o", str(output), *(f"-D{k}={v}" for k, v in (defines or {}).items()),
                *map(str, sources)]
     try:
-        result = subprocess.run(command, capture_output=True, text=True)
+        result = tools.run(command, what=f"iverilog -E of {', '.join(map(str, sources))}")
         text = output.read_text()
     finally:
         output.unlink(missing_ok=True)

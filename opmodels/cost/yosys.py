@@ -10,11 +10,11 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+from .. import tools
 from ..errors import OpmodelsError, first_error
 from .netlist import CELL_FUNCTIONS, CONST0, CONST1, Gate, Netlist, NetlistError
 
@@ -66,7 +66,7 @@ def require_yosys() -> list[str]:
 @lru_cache(maxsize=None)
 def yosys_version(command: tuple[str, ...]) -> str:
     """``"Yosys 0.23"``-style version of a Yosys command (it is part of the netlist cache key)."""
-    result = subprocess.run([*command, "-V"], capture_output=True, text=True, cwd=tempfile.gettempdir())
+    result = tools.run([*command, "-V"], what="yosys -V", cwd=tempfile.gettempdir())
     return (result.stdout.strip().splitlines() or ["unknown"])[-1].split(" (")[0]
 
 
@@ -108,8 +108,8 @@ def synthesize(verilog: str, top: str | None = None, name: str = "design",
         Path(work, "flow.ys").write_text(script)
         if abc_script:
             Path(work, "map.abc").write_text(abc_script)
-        result = subprocess.run([*command, "-q", "-l", "yosys.log", "-s", "flow.ys"], cwd=work,
-                                capture_output=True, text=True)
+        result = tools.run([*command, "-q", "-l", "yosys.log", "-s", "flow.ys"], cwd=work,
+                           what=f"Yosys synthesis of {name}")
         log = Path(work, "yosys.log")
         log_text = log.read_text(errors="replace") if log.exists() else ""
         if result.returncode != 0:

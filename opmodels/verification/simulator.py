@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
+from .. import tools
 from ..errors import OpmodelsError, first_error
 
 SIMULATORS = ("icarus",)
@@ -51,7 +51,7 @@ def compile_check(sources, top: str, log: Path, defines: dict | None = None) -> 
     """Compile the user's files alone first, so a syntax error or a missing top module is named."""
     command = ["iverilog", "-g2012", "-o", os.devnull, "-s", top,
                *(f"-D{k}={v}" for k, v in (defines or {}).items()), *map(str, sources)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = tools.run(command, what=f"iverilog compiling {top}")
     if result.returncode:
         output = result.stdout + result.stderr
         log.write_text(output)
@@ -73,9 +73,14 @@ def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str
     except RuntimeError:
         text = log.read_text(errors="replace") if log.is_file() else "see the log"
         raise OpmodelsError(f"the bench of {what} does not compile: {first_error(text)} (full log: {log})") from None
-    try:
-        sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
-                        extra_env=env, results_xml=str(work / "results.xml"), log_file=log)
-    except (RuntimeError, SystemExit):
-        pass  # a failing check: the summary says what failed, a missing summary is reported by the caller
+    limit = tools.timeout()
+    with tools.Watchdog(limit) as watchdog:  # cocotb's runner has no time limit of its own
+        try:
+            sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
+                            extra_env=env, results_xml=str(work / "results.xml"), log_file=log)
+        except (RuntimeError, SystemExit):
+            pass  # a failing check: the summary says what failed, a missing summary is reported by the caller
+    if watchdog.fired:
+        raise OpmodelsError(f"the simulation of {what} did not finish within {limit:g} s (OPMODELS_TOOL_TIMEOUT); "
+                            f"a combinational loop in the RTL? (log: {log})")
     return log

@@ -180,3 +180,12 @@ def test_cli_mac(capsys):
     assert main(["verify", "M2P6", "--mac", "LOA4", "--mac-rtl", "handwritten"]) == 2
     assert "the hand-written MAC has an exact Booth multiplier and a LOA; M2P6 and LOA4 are not" \
         in capsys.readouterr().err
+
+
+def test_a_simulation_that_never_ends_is_stopped_by_the_time_limit(tmp_path, monkeypatch, capsys):
+    rtl = tmp_path / "loop.v"  # a process that loops forever at one simulation time
+    rtl.write_text("module loopmul (input signed [7:0] a, input signed [7:0] b, output signed [15:0] y);\n"
+                   "  reg x = 0;\n  always @(a) while (a == a) x = ~x;\n  assign y = a * b;\nendmodule\n")
+    monkeypatch.setenv("OPMODELS_TOOL_TIMEOUT", "5")
+    assert main(["verify", "M4P8", "--verilog", str(rtl), "--top", "loopmul"]) == 2
+    assert "did not finish within 5 s (OPMODELS_TOOL_TIMEOUT)" in capsys.readouterr().err
