@@ -35,6 +35,8 @@ def _common(parser):
     parser.add_argument("--threads", type=options.threads, default=1, help="compute threads per worker (default 1)")
     parser.add_argument("--test-limit", type=options.count(), default=None,
                         help="evaluate on the first N test samples only")
+    parser.add_argument("--job-timeout", type=options.number(0, 7 * 24 * 3600, low_open=True), default=None,
+                        help="seconds one point may take on the local executor (default: no limit)")
     parser.add_argument("--tolerance", type=options.fraction, default=0.0,
                         help="accuracy loss (fraction) still counted as lossless (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -87,7 +89,7 @@ def _setup(args):
     out = prepare_directory(args.out)
     run = Run(cache=ResultCache(args.cache or out / "cache"), executor=args.executor, workers=args.workers,
               threads=args.threads, address=args.address, progress=not args.no_progress,
-              test_limit=args.test_limit)
+              test_limit=args.test_limit, job_timeout=args.job_timeout)
     return out, spec, run
 
 

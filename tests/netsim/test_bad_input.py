@@ -167,6 +167,8 @@ CASES = [
     (["dse", "lenet5", *EXPLORE, "--dataset", "folder:{r}/missing"], "dataset directory '{r}/missing' not found"),
     (["dse", "lenet5", *EXPLORE, "--dataset", "folder:{r}/layout"], "layout/train' not found or without class"),
     (["dse", "lenet5", *EXPLORE, "--dataset", "folder:{r}/twelve"], "12 classes but lenet5 has 10 outputs"),
+    (["dse", "lenet5", *EXPLORE, "--job-timeout", "0"], "argument --job-timeout: must be a finite number"),
+    (["dse", "lenet5", *EXPLORE, "--job-timeout", "nan"], "argument --job-timeout: must be a finite number"),
     (["resilience", "lenet5", *EXPLORE, "--dataset", "folder:{r}/twelve"], "12 classes but lenet5 has 10 outputs"),
     (["dse", "lenet5", "--weights", "{r}/empty.pt", "-o", "{r}/cwd/out"], "empty.pt' is empty (0 bytes)"),
     (["dse", "lenet5", "--weights", "{r}/absent.pt", "-o", "{r}/cwd/out"], "checkpoint '{r}/absent.pt' not found"),
