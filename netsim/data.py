@@ -271,33 +271,31 @@ def _check_split(split: str) -> None:
 DATASETS = {"mnist5k": mnist5k, "mnist": mnist_idx, "cifar10": cifar10, "folder": image_folder}
 
 
-def load(name: str = "mnist5k", split: str = "test") -> TensorDataset:
-    """A dataset by name: ``mnist5k``, ``mnist:<dir>``, ``cifar10:<dir>`` or ``folder:<dir>``."""
+def _parse(name: str) -> tuple[str, str]:
+    """(kind, directory) of a dataset name, its form checked."""
     kind, _, directory = name.partition(":")
     if kind not in DATASETS:
         raise NetsimError(f"unknown dataset {name!r}; use mnist5k, mnist:<dir>, cifar10:<dir> or folder:<dir>")
-    if kind == "mnist5k":
-        if directory:
-            raise NetsimError("mnist5k is embedded and takes no directory")
-        return mnist5k(split)
-    if not directory:
+    if kind == "mnist5k" and directory:
+        raise NetsimError("mnist5k is embedded and takes no directory")
+    if kind != "mnist5k" and not directory:
         raise NetsimError(f"dataset {kind} needs a directory: {kind}:<dir>")
-    return DATASETS[kind](directory, split)
+    return kind, directory
+
+
+def load(name: str = "mnist5k", split: str = "test") -> TensorDataset:
+    """A dataset by name: ``mnist5k``, ``mnist:<dir>``, ``cifar10:<dir>`` or ``folder:<dir>``."""
+    kind, directory = _parse(name)
+    return mnist5k(split) if kind == "mnist5k" else DATASETS[kind](directory, split)
 
 
 def check_source(name: str) -> None:
     """The cheap part of :func:`load`: the form of ``name`` and that its directory holds the expected
     layout, without reading the images (the sweeps read them in their workers)."""
-    kind, _, directory = name.partition(":")
-    if kind not in DATASETS:
-        raise NetsimError(f"unknown dataset {name!r}; use mnist5k, mnist:<dir>, cifar10:<dir> or folder:<dir>")
+    kind, directory = _parse(name)
     if kind == "mnist5k":
-        if directory:
-            raise NetsimError("mnist5k is embedded and takes no directory")
         mnist5k_path()
         return
-    if not directory:
-        raise NetsimError(f"dataset {kind} needs a directory: {kind}:<dir>")
     root = Path(directory)
     if not root.is_dir():
         raise NetsimError(f"dataset directory {directory!r} not found (or not a directory)")
