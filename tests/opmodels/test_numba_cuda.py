@@ -152,3 +152,16 @@ def test_gpu_matmul_and_conv2d_match_cpu():
     xc, wc = rng.integers(-128, 128, (2, 16, 20, 20)), rng.integers(-128, 128, (8, 16, 3, 3))
     got = kernels.conv2d(cuda.to_device(xc), cuda.to_device(wc), "M1P8", padding=1, backend="cuda").copy_to_host()
     np.testing.assert_array_equal(got, kernels.conv2d(xc, wc, "M1P8", padding=1))
+
+
+@pytest.mark.cudasim
+@needs_simulator
+def test_the_gpu_benchmark_script_runs_and_agrees_with_the_cpu():
+    """benchmarks/bench_cuda.py is what scripts/check_gpu.sh runs on a lent GPU: it must work there at once."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("bench_cuda", ROOT / "benchmarks" / "bench_cuda.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.run(repeat=1, tiny=True)
+    assert {(r["layer"], r["adder"]) for r in rows} == {(l, a) for l in ("linear", "conv2d") for a in ("exact", "LOA8")}
+    assert all(r["equal_to_cpu"] for r in rows)
