@@ -26,9 +26,6 @@ def evaluate(graph: Graph, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarra
     return {name: values[index] for name, index in graph.outputs.items()}
 
 
-_typed = to_patterns  # x in this width's dtype, masked to ``width`` bits
-
-
 def _fill_above(x: np.ndarray, top_bit: int, from_width: int, width: int) -> np.ndarray:
     """Copy bit ``top_bit`` of x into bits from_width .. width-1 (sign extension, arithmetic shift)."""
     dtype = dtype_for(width)
@@ -71,7 +68,7 @@ def _wrap(fn):
 
 
 _EVAL = {
-    Op.INPUT: lambda node, args, widths, inputs: _typed(inputs[node.name], node.width),
+    Op.INPUT: lambda node, args, widths, inputs: to_patterns(inputs[node.name], node.width),
     Op.CONST: lambda node, args, widths, inputs: dtype_for(node.width)(node.params[0]),
     Op.NOT: lambda node, args, widths, inputs: ~args[0] & dtype_for(node.width)(mask(node.width)),
     Op.AND: lambda node, args, widths, inputs: args[0] & args[1],
@@ -82,7 +79,7 @@ _EVAL = {
     Op.SHL: _shl,
     Op.SHR_U: _shr_u,
     Op.SHR_S: _shr_s,
-    Op.SLICE: lambda node, args, widths, inputs: _typed(args[0] >> args[0].dtype.type(node.params[0]), node.width),
+    Op.SLICE: lambda node, args, widths, inputs: to_patterns(args[0] >> args[0].dtype.type(node.params[0]), node.width),
     Op.CONCAT: _concat,
     Op.MUX: lambda node, args, widths, inputs: np.where(args[0] != 0, args[1], args[2]).astype(dtype_for(node.width)),
     Op.ZEXT: lambda node, args, widths, inputs: np.asarray(args[0]).astype(dtype_for(node.width)),

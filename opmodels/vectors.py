@@ -51,10 +51,12 @@ def corner_pairs(op) -> tuple[np.ndarray, np.ndarray]:
     return a.ravel(), b.ravel()
 
 
-def check_pairs(op, random_count: int = 200_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs a check runs: all of them for operators up to 8 + 8 bits; else seeded random pairs,
-    then every pair of corners."""
-    if exhaustive(op):
-        return all_pairs(op)
+def sampled_pairs(op, random_count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random pairs, then every pair of corners."""
     (ra, rb), (ca, cb) = random_pairs(op, random_count, seed), corner_pairs(op)
     return np.concatenate([ra, ca]), np.concatenate([rb, cb])
+
+
+def check_pairs(op, random_count: int = 200_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs a check runs: all of them for operators up to 8 + 8 bits, else :func:`sampled_pairs`."""
+    return all_pairs(op) if exhaustive(op) else sampled_pairs(op, random_count, seed)

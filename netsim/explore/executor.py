@@ -28,14 +28,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from opmodels.files import write_atomic
+from opmodels.files import clean_temporaries, write_atomic
 
 from ..errors import NetsimError
 
 EXECUTORS = ("local", "ray", "dask")
 CACHE_VERSION = 2  # bump when a result's meaning changes, so old cache entries are not reused
-# a temporary file this old is not a write in progress (a write takes milliseconds): it was left by a kill
-STALE_TEMPORARY_SECONDS = 600
 
 
 def job_key(payload: dict) -> str:
@@ -64,7 +62,6 @@ class ResultCache:
 
     def __init__(self, directory):
         self.directory = Path(directory)
-        self._lock = None  # a shared lock on ``.lock`` while a sweep of this process uses the cache
 
     def path(self, key: str) -> Path:
         return self.directory / key[:2] / f"{key}.json"
@@ -97,49 +94,19 @@ class ResultCache:
         return self.path(key).exists()
 
     def open(self) -> None:
-        """Before a sweep: remove the temporary files that killed runs left behind.
-
-        When no other process holds the cache's lock, every temporary file is a leftover; else only those
-        older than :data:`STALE_TEMPORARY_SECONDS` are (the others may be another sweep's writes).
-        This process then holds a shared lock until :meth:`close`, so other sweeps leave its writes alone.
-        """
-        if self._lock is not None:
-            return
+        """Before a sweep: check the cache can be written, and remove the temporary files that killed
+        runs left behind (:func:`opmodels.files.clean_temporaries`: those of processes still running,
+        another sweep's writes in progress, stay)."""
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)  # so that its lock exists from the start
+            self.directory.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             why = "it is a file" if isinstance(error, FileExistsError) else error.strerror
             raise NetsimError(f"cannot create the result cache {str(self.directory)!r}: {why}") from None
         if not os.access(self.directory, os.W_OK | os.X_OK):  # found now, not after the first job
             raise NetsimError(f"the result cache {str(self.directory)!r} is not writable (--cache DIR)")
-        alone = False
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: age alone decides
-            fcntl = None
-        if fcntl is not None:
-            try:
-                self._lock = open(self.directory / ".lock", "a")
-                try:
-                    fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    alone = True
-                except OSError:
-                    pass
-                fcntl.flock(self._lock, fcntl.LOCK_SH)
-            except OSError:
-                self.close()  # a file system without locks: age alone decides
-        oldest = time.time() - (0 if alone else STALE_TEMPORARY_SECONDS)
-        for temporary in self.directory.glob("*/.*.json.*.tmp"):  # opmodels.files.write_atomic's names
-            try:
-                if temporary.stat().st_mtime <= oldest:
-                    temporary.unlink()
-            except OSError:
-                pass  # gone already, or not ours to remove
-
-    def close(self) -> None:
-        if self._lock is not None:
-            self._lock.close()  # releases the lock
-            self._lock = None
+        for subdirectory in self.directory.iterdir():
+            if subdirectory.is_dir():
+                clean_temporaries(subdirectory)
 
 
 def _warn_invalid(path: Path, problem: str) -> None:
@@ -188,12 +155,7 @@ def run_jobs(jobs: list, worker: Callable, cache: ResultCache | None = None, *, 
         raise NetsimError(f"the job timeout must be a positive number of seconds, not {timeout}")
     if cache is not None:
         cache.open()
-    try:
-        return _run_jobs(jobs, worker, cache, executor, workers, threads, address, progress, desc, validate,
-                         timeout)
-    finally:
-        if cache is not None:
-            cache.close()
+    return _run_jobs(jobs, worker, cache, executor, workers, threads, address, progress, desc, validate, timeout)
 
 
 def _run_jobs(jobs, worker, cache, executor, workers, threads, address, progress, desc, validate, timeout):

@@ -60,24 +60,24 @@ class ModelSpec:
                 "_dataset": self.dataset}
 
 
-def model_hash(model) -> str:
-    """sha256 of the state_dict (names, shapes, dtypes and values), 16 hex digits."""
+def _digest(named_tensors) -> str:
+    """sha256 of (name, tensor) pairs: names, shapes, dtypes and values, 16 hex digits."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    for name, tensor in named_tensors:
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype};".encode())
         digest.update(t.numpy().tobytes())
     return digest.hexdigest()[:16]
 
 
+def model_hash(model) -> str:
+    """The hash of the state_dict."""
+    return _digest(sorted(model.state_dict().items()))
+
+
 def content_hash(*tensors) -> str:
-    """sha256 of tensors (shapes, dtypes and values), 16 hex digits."""
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{tuple(t.shape)}:{t.dtype};".encode())
-        digest.update(t.numpy().tobytes())
-    return digest.hexdigest()[:16]
+    """The hash of tensors (shapes, dtypes and values)."""
+    return _digest(("", t) for t in tensors)
 
 
 def _tensors(dataset) -> tuple:

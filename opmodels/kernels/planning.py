@@ -17,12 +17,12 @@ import numpy as np
 from ..errors import OpmodelsError
 from ..library.booth import ExactBoothParams
 from ..operator import EXACT_PRODUCT, ExactProduct, Operator, Port
+from ..lut import LUT_WIDTH
 from . import tables
 
 BACKENDS = ("cpu", "cuda")
 BOOTH_OPERANDS = ("w", "x")
 ACC_WIDTHS = range(2, 65)
-LUT_WIDTH = 8
 OUT_DTYPES = ("int64", "int32", "float64", "float32")
 # The split kernel builds its tables per call: it pays off from a few activation rows, and with at
 # least this many outputs per group (fewer, e.g. depthwise, keep the gather loops).
@@ -45,7 +45,7 @@ class Plan:
     def mode(self) -> str:
         if self.multiplier is EXACT_PRODUCT:
             return "exact"
-        return "lut" if self.multiplier.a.width == self.multiplier.b.width == LUT_WIDTH else "behavioural"
+        return "lut" if self.multiplier.has_lut else "behavioural"
 
     @property
     def multiplier_name(self) -> str:
@@ -153,7 +153,8 @@ def route(plan_: Plan, rows: int, outputs: int, x: np.ndarray, w: np.ndarray) ->
     if rows < SPLIT_MIN_ROWS or outputs < SPLIT_MIN_OUTPUTS:
         return "loop", plan_
     candidate = plan_
-    if plan_.mode == "exact" and all(not a.size or (a.min() >= -128 and a.max() <= 127) for a in (x, w)):
+    low, high = -(1 << (LUT_WIDTH - 1)), (1 << (LUT_WIDTH - 1)) - 1
+    if plan_.mode == "exact" and all(not a.size or (a.min() >= low and a.max() <= high) for a in (x, w)):
         candidate = dataclasses.replace(plan_, multiplier=ExactBoothParams(LUT_WIDTH).build())
     if candidate.mode == "lut" and candidate.split() is not None:
         return "split", candidate

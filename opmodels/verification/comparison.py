@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import lut
 from ..errors import OpmodelsError
-from ..vectors import check_pairs, corner_pairs, random_pairs
+from ..vectors import check_pairs, sampled_pairs
 
 RANDOM_VECTORS = 200_000  # operators wider than 8 + 8 bits: this many seeded random pairs, then the corners
 MAX_VECTORS = 10_000_000  # a bench holds its vectors in memory and simulates for minutes per million
@@ -24,14 +23,13 @@ def check_vectors(op, count: int | None = None, seed: int = 0) -> tuple[np.ndarr
         return check_pairs(op, RANDOM_VECTORS, seed)
     if not 1 <= count <= MAX_VECTORS:
         raise OpmodelsError(f"the number of random vectors must be in 1..{MAX_VECTORS:,}, not {count}")
-    (ra, rb), (ca, cb) = random_pairs(op, count, seed), corner_pairs(op)
-    return np.concatenate([ra, ca]), np.concatenate([rb, cb])
+    return sampled_pairs(op, count, seed)
 
 
 def reference(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """What the RTL must compute, int64: the LUT for 8-bit multipliers (so the table a user loads is
     what the hardware was checked against), the reference interpreter otherwise."""
-    if op.kind == "multiplier" and op.a.width == op.b.width == lut.LUT_WIDTH:
+    if op.kind == "multiplier" and op.has_lut:
         return op.lut().astype(np.int64)[a & 0xFF, b & 0xFF]
     return op.evaluate(a, b)
 

@@ -179,32 +179,34 @@ def test_invalid_cache_entries_are_recomputed_with_a_warning(tmp_path, capsys, t
     assert cache.get(jobs[1].key) == results[1]  # and rewritten
 
 
-def _leftover(directory: Path, age: float) -> Path:
+def _leftover(directory: Path, pid: int) -> Path:
+    """A temporary as opmodels.files.write_atomic names it for a cache entry, written by process ``pid``."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f".{'ab' * 16}.json.x1y2.tmp"  # opmodels.files.write_atomic's name for a cache entry
+    path = directory / f".{'ab' * 16}.json.{pid}.x1y2z3w4.tmp"
     path.write_text("{half")
-    os.utime(path, (time.time() - age,) * 2)
     return path
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
 
 
 def test_temporaries_of_a_killed_run_are_removed_by_the_next(tmp_path):
     cache = ResultCache(tmp_path)
-    fresh, old = _leftover(tmp_path / "ab", 0), _leftover(tmp_path / "cd", 3600)
+    leftovers = _leftover(tmp_path / "ab", _dead_pid()), _leftover(tmp_path / "cd", _dead_pid())
     keep = tmp_path / "ab" / "notes.tmp"  # not a name write_atomic makes
     keep.write_text("mine")
     run_jobs(_jobs(2), square, cache, workers=1, progress=False)
-    assert not fresh.exists() and not old.exists() and keep.exists()
+    assert not any(path.exists() for path in leftovers) and keep.exists()
 
 
 def test_temporaries_are_left_to_a_sweep_that_is_running(tmp_path):
-    """While another sweep holds the cache, only temporaries too old to be a write in progress go."""
-    import fcntl
-    tmp_path.mkdir(exist_ok=True)
-    with open(tmp_path / ".lock", "a") as other:
-        fcntl.flock(other, fcntl.LOCK_SH)  # another sweep using this cache
-        fresh, old = _leftover(tmp_path / "ab", 0), _leftover(tmp_path / "cd", 3600)
-        run_jobs(_jobs(2), square, ResultCache(tmp_path), workers=1, progress=False)
-        assert fresh.exists() and not old.exists()
+    """A temporary of a process still running (another sweep writing into this cache) stays."""
+    running = _leftover(tmp_path / "ab", os.getppid())
+    run_jobs(_jobs(2), square, ResultCache(tmp_path), workers=1, progress=False)
+    assert running.exists()
 
 
 @pytest.mark.parametrize("workers", [1, 2])
