@@ -53,18 +53,30 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-class Watchdog:
-    """Kills this process's children when ``seconds`` pass before :meth:`stop` (for tools started by
-    a library that gives no time limit, like cocotb's runner). ``fired`` says whether it did."""
+def _cwd(pid: int) -> Path | None:
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
 
-    def __init__(self, seconds: float):
+
+class Watchdog:
+    """Kills the children of this process that run in directory ``cwd`` when ``seconds`` pass before
+    the ``with`` block ends (for tools started by a library that gives no time limit, like cocotb's
+    runner). The directory tells them apart from the tools of other benches running in other threads.
+    ``fired`` says whether it killed."""
+
+    def __init__(self, seconds: float, cwd):
         self.fired = False
+        self._cwd = Path(cwd).resolve()
         self._timer = threading.Timer(seconds, self._kill)
         self._timer.daemon = True
 
     def _kill(self):
         self.fired = True
         for child in _children(os.getpid()):
+            if _cwd(child) != self._cwd:
+                continue
             try:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:

@@ -74,7 +74,7 @@ def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str
         text = log.read_text(errors="replace") if log.is_file() else "see the log"
         raise OpmodelsError(f"the bench of {what} does not compile: {first_error(text)} (full log: {log})") from None
     limit = tools.timeout()
-    with tools.Watchdog(limit) as watchdog:  # cocotb's runner has no time limit of its own
+    with tools.Watchdog(limit, cwd=work) as watchdog:  # cocotb's runner has no time limit; it runs in work
         try:
             sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
                             extra_env=env, results_xml=str(work / "results.xml"), log_file=log)

@@ -27,14 +27,21 @@ def test_a_bad_limit_is_refused(monkeypatch, value):
         tools.timeout()
 
 
-def test_the_watchdog_kills_children_that_outlive_it():
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    with tools.Watchdog(0.5) as watchdog:
-        assert child.wait(timeout=30) != 0  # killed by the watchdog, long before it would end
-    assert watchdog.fired
+def test_the_watchdog_kills_only_the_children_in_its_directory_that_outlive_it(tmp_path):
+    mine, other = tmp_path / "mine", tmp_path / "other"  # two benches in two threads
+    mine.mkdir(), other.mkdir()
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    child, neighbour = subprocess.Popen(sleep, cwd=mine), subprocess.Popen(sleep, cwd=other)
+    try:
+        with tools.Watchdog(0.5, cwd=mine) as watchdog:
+            assert child.wait(timeout=30) != 0  # killed by the watchdog, long before it would end
+        assert watchdog.fired and neighbour.poll() is None  # the other bench's tool runs on
+    finally:
+        neighbour.kill()
+        neighbour.wait()
 
 
-def test_the_watchdog_does_nothing_when_stopped_in_time():
-    with tools.Watchdog(30) as watchdog:
+def test_the_watchdog_does_nothing_when_stopped_in_time(tmp_path):
+    with tools.Watchdog(30, cwd=tmp_path) as watchdog:
         assert subprocess.run([sys.executable, "-c", "pass"]).returncode == 0
     assert not watchdog.fired
