@@ -43,6 +43,14 @@ class Port:
             return -(1 << (self.width - 1)), (1 << (self.width - 1)) - 1
         return 0, (1 << self.width) - 1
 
+    def out_of_range(self, values: np.ndarray) -> int | None:
+        """The first extreme of ``values`` outside this port's range, None when all fit."""
+        if values.size == 0:
+            return None
+        low, high = self.range
+        smallest, largest = values.min(), values.max()
+        return int(smallest) if smallest < low else int(largest) if largest > high else None
+
     def read(self, patterns) -> np.ndarray:
         """This port's bit patterns as int64 values."""
         return to_signed(patterns, self.width) if self.signed else to_unsigned(patterns, self.width)
@@ -179,9 +187,9 @@ class Operator:
         for port, x in ((self.a, a), (self.b, b)):
             if x.dtype.kind not in "iu":
                 raise OpmodelsError(f"{self.id}: operand {port.name} must be integers, not {x.dtype}")
-            low, high = port.range
-            if x.size and (x.min() < low or x.max() > high):
-                bad = x.min() if x.min() < low else x.max()
+            bad = port.out_of_range(x)
+            if bad is not None:
+                low, high = port.range
                 raise OpmodelsError(f"{self.id}: operand {port.name} value {bad} is outside the "
                                     f"{'signed' if port.signed else 'unsigned'} {port.width}-bit range {low}..{high}")
 

@@ -117,14 +117,11 @@ def check_matmul_shapes(x, w) -> None:
 def check_range(plan_: Plan, name: str, array: np.ndarray) -> None:
     """Every value of operand ``name`` ("x" or "w") must fit the port it feeds: a clear error naming
     the first offending value."""
-    if array.size == 0:
-        return
     port = plan_.port_of(name)
-    low_ok, high_ok = port.range
-    low, high = array.min(), array.max()
-    if low < low_ok or high > high_ok:
-        bad = low if low < low_ok else high
-        raise OpmodelsError(f"{name} value {int(bad)} is outside the operand range {low_ok}..{high_ok} of "
+    bad = port.out_of_range(array)
+    if bad is not None:
+        low, high = port.range
+        raise OpmodelsError(f"{name} value {bad} is outside the operand range {low}..{high} of "
                             f"multiplier {plan_.multiplier_name} (its port {port})")
 
 
