@@ -1,5 +1,5 @@
-"""The one registry: named operators ``M<m>P<p>[W<n>]``, ``LOA<l>[W<w>]``, ``EXACT[W<n>]`` and user
-registrations. Only the edges (the CLI, netsim's config loader, the public ``kernels`` functions) turn
+"""The one registry: named operators ``M<m>P<p>[W<n>]``, ``LOA<l>[W<w>]``, ``EXACT[W<n>]``, user
+registrations and the operators stored in operator directories (:mod:`opmodels.opsdir`). Only the edges (the CLI, netsim's config loader, the public ``kernels`` functions) turn
 strings into operators, and they all do it here; every id grammar lives with its family.
 """
 from __future__ import annotations
@@ -9,10 +9,11 @@ import importlib
 import importlib.util
 from pathlib import Path
 
+from . import opsdir
 from .errors import OpmodelsError
 from .library import FAMILIES
 from .library.booth import LOGICS
-from .operator import Operator, check_id
+from .operator import ID_PATTERN, Operator, check_id
 
 _registered: dict[str, Operator] = {}
 
@@ -78,8 +79,11 @@ def register(op: Operator, replace: bool = False) -> Operator:
     return op
 
 
-def get(op_id) -> Operator:
-    """The operator named ``op_id`` (case-insensitive for built-in ids); an Operator is returned as is."""
+def get(op_id, ops=None) -> Operator:
+    """The operator named ``op_id`` (case-insensitive for built-in ids); an Operator is returned as is.
+
+    Looked up in order: the operators registered in this process, the families' ids, then the operator
+    directories ``ops`` (a path or a list of paths; default ``$OPMODELS_OPS``)."""
     if isinstance(op_id, Operator):
         return op_id
     if not isinstance(op_id, str):
@@ -90,16 +94,26 @@ def get(op_id) -> Operator:
         params = _family_params(op_id)
     except OpmodelsError as error:
         raise OpmodelsError(f"{op_id}: {error}") from None
-    if params is None:
-        raise OpmodelsError(f"unknown operator {op_id!r}{_did_you_mean(op_id)} (see `opmodels list`)")
-    return params.build()
+    if params is not None:
+        return params.build()
+    stored = opsdir.find(op_id, ops) if ID_PATTERN.fullmatch(op_id) else None
+    if stored is None:
+        raise OpmodelsError(f"unknown operator {op_id!r}{_did_you_mean(op_id, ops)} (see `opmodels list`)")
+    return stored
 
 
-def _did_you_mean(op_id: str) -> str:
+def store(op: Operator, directory, option: str = "-o"):
+    """Save ``op`` into an operator directory, where every command finds it by id (``--ops``)."""
+    if is_builtin(op.id):
+        raise OpmodelsError(f"{op.id!r} is a built-in catalog id; an imported operator needs another id")
+    return opsdir.save(op, directory, option=option)
+
+
+def _did_you_mean(op_id: str, ops=None) -> str:
     if op_id.strip().lower() in ("exact", "exact-product", "exact_product"):
         return ("; the 8-bit exact Booth multiplier is 'EXACT', and the unbounded exact product a*b of the "
                 "kernels is opmodels.EXACT_PRODUCT")
-    close = difflib.get_close_matches(op_id, catalog_ids(), n=1)
+    close = difflib.get_close_matches(op_id, catalog_ids() + opsdir.ids(ops), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import re
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping
@@ -138,11 +139,40 @@ class Graph:
             lines.append(f"out {name} = %{index}")
         return "\n".join(lines) + "\n"
 
+    @classmethod
+    def from_text(cls, text: str) -> "Graph":
+        """The graph :meth:`to_text` printed (how operator directories store a graph)."""
+        nodes, outputs = [], {}
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            match = _NODE_LINE.fullmatch(line) or _OUTPUT_LINE.fullmatch(line)
+            if match is None:
+                raise IRError(f"line {number}: not a node or output line: {line[:80]!r}")
+            if match.re is _OUTPUT_LINE:
+                outputs[match["name"]] = int(match["index"])
+                continue
+            if int(match["index"]) != len(nodes):
+                raise IRError(f"line {number}: node %{match['index']} out of order (expected %{len(nodes)})")
+            try:
+                op = Op(match["op"])
+            except ValueError:
+                raise IRError(f"line {number}: unknown op {match['op']!r}") from None
+            args = tuple(int(a.strip()[1:]) for a in match["args"].split(",")) if match["args"].strip() else ()
+            params = tuple(int(p) for p in re.findall(r"#(-?\d+)", match["params"]))
+            nodes.append(Node(op, args, int(match["width"]), match["sign"] == "s", params, match["name"]))
+        return cls(nodes, outputs)
+
     def op_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for n in self.nodes:
             counts[n.op.value] = counts.get(n.op.value, 0) + 1
         return counts
+
+
+_NODE_LINE = re.compile(r"%(?P<index>\d+) = (?P<op>[a-z_]+)\((?P<args>[%\d, ]*)\)(?P<params>(?: #-?\d+)*)"
+                        r" : (?P<width>\d+)(?P<sign>[su])(?: (?P<name>\S+))?")
+_OUTPUT_LINE = re.compile(r"out (?P<name>\S+) = %(?P<index>\d+)")
 
 
 def validate(graph: Graph) -> None:
