@@ -86,7 +86,9 @@ def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str
             sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
                             extra_env=env, results_xml=str(work / "results.xml"), log_file=log)
         except (RuntimeError, SystemExit):
-            pass  # a failing check: the summary says what failed, a missing summary is reported by the caller
+            if tools.STOPPING.is_set():  # SIGTERM (tools.ends_children_on_sigterm): end, do not report
+                raise
+            # a failing check: the summary says what failed, a missing summary is reported by the caller
     if watchdog.fired:
         raise OpmodelsError(f"the simulation of {what} did not finish within {limit:g} s (OPMODELS_TOOL_TIMEOUT) "
                             f"and was stopped; a combinational loop, or an initial/always loop without a delay, in "
