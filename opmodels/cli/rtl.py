@@ -3,6 +3,7 @@ against the model, see docs/rtl.md). The verification API takes operators; ids a
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _vectors(text: str) -> int | None:
     return int(text)
 
 
-def _assignments(items, option: str) -> dict:
+def assignments(items, option: str) -> dict:
     """``NAME=INTEGER`` values of a repeated option (``--param``, ``--tie``)."""
     values = {}
     for item in items:
@@ -46,7 +47,24 @@ def _assignments(items, option: str) -> dict:
 
 
 def _params(items) -> dict:
-    return _assignments(items, "--param")
+    return assignments(items, "--param")
+
+
+def ids_after_files(args) -> None:
+    """``--verilog`` takes several files, so in ``--verilog mine.v M4P8`` the id lands among them: an
+    entry that is no file but an operator id (built-in or registered) moves back to the ids."""
+    files = []
+    for entry in args.verilog or []:
+        if not os.path.exists(entry) and not entry.endswith((".v", ".sv", ".vh")) and "/" not in entry:
+            try:
+                get(entry)
+            except OpmodelsError:
+                pass
+            else:
+                args.ids.append(entry)
+                continue
+        files.append(entry)
+    args.verilog = files
 
 
 def _keep_directory(text):
@@ -64,12 +82,13 @@ def _keep_directory(text):
 
 def cmd_verify(args) -> int:
     """Exit 0 when every operator matches, 1 when one does not."""
+    ids_after_files(args)
     ops = operators(args)
     verification.require_simulator(args.sim)
     vectors = _vectors(args.vectors)
     if args.verilog and len(ops) != 1:
         raise OpmodelsError("--verilog checks one module against one operator; name exactly one id")
-    params, ties = _params(args.param), _assignments(args.tie, "--tie")
+    params, ties = _params(args.param), assignments(args.tie, "--tie")
     ports = (args.port_a, args.port_b, args.port_y)
     unused = [option for option, given in (("--top", args.top), ("--param", args.param), ("--clock", args.clock),
                                            ("--latency", args.latency), ("--hold", args.hold), ("--tie", args.tie),

