@@ -278,3 +278,9 @@ def test_yosys_and_pyverilog_read_the_same_ports(files, top, params, monkeypatch
 def test_an_id_after_the_files_is_an_id(capsys):
     code, out, _ = _cli(capsys, "--verilog", RTL / "mul8x4u.v", "MUL8X4U", "--top", "mul8x4u")
     assert code == 0 and "MUL8X4U" in out and "0 mismatches" in out
+
+
+def test_relative_work_dir_from_python(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = verify(MUL8X4U, verilog=RTL / "mul8x4u.v", top="mul8x4u", work_dir="build")
+    assert result.passed and (tmp_path / "build" / "sim.log").is_file()
