@@ -35,7 +35,7 @@ def cmd_cost(args) -> int:
                     flow=args.flow)
 
     from concurrent.futures import ThreadPoolExecutor  # Yosys runs in subprocesses: threads suffice
-    with ThreadPoolExecutor(args.jobs) as pool:
+    with tools.ends_children_on_sigterm(), ThreadPoolExecutor(args.jobs) as pool:
         futures = {op_id: pool.submit(one, op) for op_id, op in wanted.items()}
         try:
             results = {op_id: future.result() for op_id, future in progress(list(futures.items()), "cost")}

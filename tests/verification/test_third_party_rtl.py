@@ -133,6 +133,11 @@ def test_swapped_operands_are_named_with_the_fix(capsys):
     assert code == 0 and "0 mismatches" in out
 
 
+def test_signedness_declared_unlike_the_operator_is_named():
+    result = verify(MUL8U, verilog=RTL / "mul8s_behav.v", top="mul8s_behav", ports=("X", "W", "P"), vectors=300)
+    assert result.mismatches and "the RTL declares X signed, the operator's a is unsigned" in result.note
+
+
 # -- bad input: one line, exit 2, nothing written ----------------------------------------------------
 def _refused(capsys, tmp_path, *args) -> str:
     keep = tmp_path / "build"
