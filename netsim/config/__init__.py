@@ -153,10 +153,12 @@ class Config:
         settings.check(f"{self.source} [default]")
         return settings
 
-    def resolve(self, layers: dict) -> dict:
-        """Settings for each layer: ``layers`` maps a layer name to its module (or its type names).
+    def resolve(self, layers: dict, require_match: bool = True) -> dict:
+        """Settings for each layer or op: ``layers`` maps a name to its module (or its type names: the
+        class names, and for an op its kind such as ``matmul`` or ``attention``).
 
-        Returns {name: LayerSettings}. An entry that matches none of the layers is an error.
+        Returns {name: LayerSettings}. An entry that matches none of them is an error (unless
+        ``require_match`` is false: the ops of a model converted without calibration are met later).
         """
         type_names = {name: _type_names(obj) for name, obj in layers.items()}
         ranked = []  # (rank, file position, entry, names)
@@ -167,10 +169,12 @@ class Config:
                 rank, names = _NAME, [entry.match]
             else:
                 rank, names = _TYPE, [n for n, types in type_names.items() if entry.match in types]
+            if not names and not require_match:
+                continue
             if not names:
                 known = ", ".join(layers) or "none"
                 raise NetsimError(f"{entry.where}: match = {entry.match!r} matches no layer name, glob or type "
-                                  f"of this model; its Conv2d/Linear layers are: {known}")
+                                  f"of this model; its product ops are: {known}")
             ranked.append((rank, position, entry, names))
         ranked.sort(key=lambda item: item[:2])
         merged = {name: dict(self.default) for name in layers}
