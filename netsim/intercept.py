@@ -26,9 +26,8 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from . import products, quant
+from .config import OP_KINDS as KINDS
 from .errors import NetsimError
-
-KINDS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "matmul", "attention")
 
 # torch functions holding products that netsim leaves exact, with the reason
 LEFT_EXACT = {
@@ -215,6 +214,7 @@ class Interception:
                 name, macs = path, _rnn_macs(module, args)
             else:
                 name, _ = self.name_for(function, "other")
+                macs = _unsupported_macs(function, args)
         self._record(name, function, function, frozenset({function}), macs, reason)
         if self.strict:
             raise NetsimError(f"strict: {name} ({function}) is left exact: {reason}")
@@ -615,6 +615,23 @@ def _mha_linear(state, name, types, x, w, b, whole, part, macs):
     if b is not None:
         y = y + b.detach()
     return _straight_through(y, lambda: F.linear(x, w, b)) if _needs_grad(x, w, b) else y
+
+
+def _unsupported_macs(function: str, args):
+    """MACs of the products netsim leaves exact, where their shapes say it; else None."""
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    try:
+        if function in ("addmm", "addbmm", "baddbmm") and len(tensors) >= 3:
+            a, b = tensors[1], tensors[2]
+            return a.numel() * b.shape[-1]
+        if function in ("mm", "mv", "addmv", "dot", "vdot", "inner"):
+            a = tensors[-2]
+            return a.numel() if function != "inner" else a.numel()
+        if function == "bilinear" and len(tensors) >= 3:
+            return tensors[0].numel() // tensors[0].shape[-1] * tensors[2].numel()
+    except (IndexError, RuntimeError):
+        return None
+    return None
 
 
 def _rnn_macs(module, args):

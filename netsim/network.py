@@ -141,7 +141,7 @@ def convert(model: nn.Module, config: Config | None = None, calibration=None, *,
     function call while the model runs (see :mod:`netsim.intercept`). ``calibration`` is a data loader
     (a calibration pass is run on it), a :class:`Calibration`, or None (each batch is then quantized
     with its own max: results depend on the batch; function-call ops are then only found by the
-    first forward, and config entries are not checked against them). ``strict``: an error naming every
+    first forward, which checks the config entries against them). ``strict``: an error naming every
     op left exact (recurrent layers, unsupported functions); ops the config keeps in float are not
     errors. An approximate model can be converted again with another config; its float weights are reused.
     """
@@ -152,10 +152,9 @@ def convert(model: nn.Module, config: Config | None = None, calibration=None, *,
         calibration = calibrate(model, calibration, batches=calibration_batches)
     ops = product_ops(model, calibration)
     simulated = {name: record.types for name, record in ops.items() if record.reason is None}
-    if not simulated:
-        hint = "" if calibration is not None else " (products called as functions are found by a calibration pass)"
+    if not simulated and calibration is not None:  # (without calibration: checked by the first forward)
         raise NetsimError(f"{type(model).__name__} has no Conv2d or Linear layer or other product-sum op to "
-                          f"approximate{hint}")
+                          f"approximate")
     settings = config.resolve(simulated, require_match=calibration is not None)
     left = [record for record in ops.values() if record.reason is not None]
     if strict and left:
@@ -199,7 +198,11 @@ def _intercept(target, config, calibration, ops, settings, layers, strict) -> In
         known = {n: r.types for n, r in ops.items() if r.reason is None and n in layers}
 
         def check(records):
-            config.resolve({**known, **{n: r.types for n, r in records.items() if r.reason is None}})
+            met = {**known, **{n: r.types for n, r in records.items() if r.reason is None}}
+            if not met:
+                raise NetsimError(f"{type(target).__name__} ran no Conv2d or Linear layer or other product-sum op "
+                                  f"that netsim can approximate")
+            config.resolve(met)
         state.check_entries = check
     return state.install(target)
 

@@ -8,7 +8,8 @@ A TOML file has a ``[default]`` table and any number of ``[[layer]]`` tables::
     w_bits = 8
     a_bits = 8
     [[layer]]
-    match = "conv1"           # exact layer name, glob ("features.*") or type name ("Linear")
+    match = "conv1"           # exact layer/op name, glob ("features.*"), type name ("Linear") or op
+                              # kind ("linear", "conv1d", "conv_transpose2d", "matmul", "attention")
     multiplier = "exact"
 
 Precedence, lowest first: built-in defaults < ``[default]`` < type entries < glob entries < exact-name
@@ -29,6 +30,10 @@ from .settings import KEYS, LayerSettings, check_value
 from .widths import LUT_BITS, WIDE_WIDTH, operator_for
 
 _GLOB_CHARS = set("*?[")
+
+# the kinds of product-sum op; a ``match`` naming one selects every op of that kind, like a layer type
+# (even where an op called in the model's own forward carries the same name)
+OP_KINDS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "matmul", "attention")
 
 # precedence ranks of the entry kinds
 _TYPE, _GLOB, _NAME = 1, 2, 3
@@ -165,7 +170,7 @@ class Config:
         for position, entry in enumerate(self.layers):
             if entry.is_glob:
                 rank, names = _GLOB, [n for n in layers if fnmatch.fnmatchcase(n, entry.match)]
-            elif entry.match in layers:
+            elif entry.match in layers and entry.match not in OP_KINDS:
                 rank, names = _NAME, [entry.match]
             else:
                 rank, names = _TYPE, [n for n, types in type_names.items() if entry.match in types]
@@ -196,4 +201,4 @@ def _type_names(obj) -> set:
     return {cls.__name__ for cls in type(obj).__mro__}
 
 
-__all__ = ["Config", "Entry", "LayerSettings", "KEYS", "LUT_BITS", "WIDE_WIDTH", "check_value", "operator_for"]
+__all__ = ["OP_KINDS", "Config", "Entry", "LayerSettings", "KEYS", "LUT_BITS", "WIDE_WIDTH", "check_value", "operator_for"]

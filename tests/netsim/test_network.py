@@ -77,7 +77,9 @@ def test_user_module_and_errors():
     with pytest.raises(NetsimError, match="matches no layer"):  # without calibration: at the first forward
         unchecked(torch.rand(2, 1, 28, 28))
     with pytest.raises(NetsimError, match="no Conv2d or Linear"):
-        netsim.convert(nn.ReLU(), netsim.Config())
+        netsim.convert(nn.ReLU(), netsim.Config(), [torch.rand(2, 4)])
+    with pytest.raises(NetsimError, match="ran no Conv2d or Linear"):  # without calibration: at the first forward
+        netsim.convert(nn.ReLU(), netsim.Config())(torch.rand(2, 4))
     with pytest.raises(NetsimError, match="saw no data"):
         netsim.convert(Unused(), netsim.Config(), [torch.rand(2, 4)])
 
