@@ -148,6 +148,8 @@ class Interception:
         remove(model)
         exit_hook = _Exit(self)
         for name, module in model.named_modules():
+            if isinstance(module, torch.jit.ScriptModule):
+                continue  # takes no hooks; listed as left exact by the module scan
             module.register_forward_pre_hook(_Enter(self, name))
             module.register_forward_hook(exit_hook, always_call=True)
         model.netsim_interception = self
@@ -665,6 +667,8 @@ _HANDLED = frozenset(_HANDLERS) | frozenset(LEFT_EXACT)
 def remove(model: nn.Module) -> None:
     """Take an interception's hooks off ``model`` (a copy of an intercepted model carries them)."""
     for module in model.modules():
+        if isinstance(module, torch.jit.ScriptModule):
+            continue
         for hooks in (module._forward_pre_hooks, module._forward_hooks):
             for key in [k for k, hook in hooks.items() if isinstance(hook, (_Enter, _Exit))]:
                 del hooks[key]

@@ -10,6 +10,7 @@ from torch.nn.modules.linear import NonDynamicallyQuantizableLinear
 
 from . import intercept
 from .config import Config
+from .coverage import coverage_line
 from .errors import NetsimError
 from .intercept import Interception, OpRecord
 from .layers import APPROX_TYPES, ApproxMixin, describe_settings
@@ -111,9 +112,13 @@ def product_ops(model: nn.Module, calibration: "Calibration | None" = None) -> d
     for name, module in target_layers(model).items():
         kind = "conv2d" if isinstance(module, nn.Conv2d) else "linear"
         found[name] = OpRecord(name, kind, "module", _types(module, kind), getattr(module, "macs_per_sample", None))
+    scripted = []
     for name, module in model.named_modules():
-        if name in found or not name or isinstance(module, ApproxMixin):
+        if name in found or not name or isinstance(module, ApproxMixin) or \
+                any(name.startswith(f"{outer}.") for outer in scripted):
             continue  # (a model that is itself one layer names its op after the function: "conv1d")
+        if isinstance(module, torch.jit.ScriptModule):
+            scripted.append(name)
         kind = next((k for t, k in _FUNCTION_MODULES.items() if isinstance(module, t)), None)
         if kind is not None:
             found[name] = OpRecord(name, kind, kind, _types(module, kind))
@@ -130,6 +135,18 @@ def product_ops(model: nn.Module, calibration: "Calibration | None" = None) -> d
             if name in found and found[name].macs is None:
                 found[name].macs = macs
     return found
+
+
+def model_ops(model: nn.Module, input_shape: tuple) -> dict:
+    """{name: OpRecord} of every product-sum op of ``model``, found by one forward of a zero sample of
+    ``input_shape`` (so the ops called as functions are found too). The model is not changed."""
+    return product_ops(model, calibrate(model, [torch.zeros((1, *input_shape))]))
+
+
+def coverage(model: nn.Module, config: Config, input_shape: tuple) -> dict:
+    """The MAC coverage (``Description.coverage``) of ``model`` converted with ``config``."""
+    calibration = calibrate(model, [torch.zeros((1, *input_shape))])
+    return describe(convert(model, config, calibration)).coverage
 
 
 def convert(model: nn.Module, config: Config | None = None, calibration=None, *, inplace: bool = False,
@@ -187,24 +204,38 @@ def _intercept(target, config, calibration, ops, settings, layers, strict) -> In
         if s is not None and s.quantize and name in calibration.observers:
             ranges[name] = calibration.input_range(name, s.a_calibration, s.percentile, s.a_bits)
 
-    def resolve(name, types):
-        return config.resolve({name: types}, require_match=False)[name]
-
-    state = Interception("simulate", resolve, ranges, strict,
+    state = Interception("simulate", _Resolver(config), ranges, strict,
                          opaque=[n for n, m in target.named_modules() if isinstance(m, ApproxMixin)])
     state.settings.update({n: s for n, s in settings.items() if n not in layers})
     state.records.update({n: replace(r) for n, r in ops.items() if n not in layers})
     if calibration is None:  # the function-call ops are met by the first forward: check the entries then
         known = {n: r.types for n, r in ops.items() if r.reason is None and n in layers}
-
-        def check(records):
-            met = {**known, **{n: r.types for n, r in records.items() if r.reason is None}}
-            if not met:
-                raise NetsimError(f"{type(target).__name__} ran no Conv2d or Linear layer or other product-sum op "
-                                  f"that netsim can approximate")
-            config.resolve(met)
-        state.check_entries = check
+        state.check_entries = _EntryCheck(config, known, type(target).__name__)
     return state.install(target)
+
+
+class _Resolver:
+    """The settings of an op met at run time (a plain object, so a converted model pickles)."""
+
+    def __init__(self, config: Config):
+        self.config = config
+
+    def __call__(self, name, types):
+        return self.config.resolve({name: types}, require_match=False)[name]
+
+
+class _EntryCheck:
+    """After the first forward of a model converted without calibration: every entry matched an op."""
+
+    def __init__(self, config: Config, known: dict, model_name: str):
+        self.config, self.known, self.model_name = config, known, model_name
+
+    def __call__(self, records):
+        met = {**self.known, **{n: r.types for n, r in records.items() if r.reason is None}}
+        if not met:
+            raise NetsimError(f"{self.model_name} ran no Conv2d or Linear layer or other product-sum op that "
+                              f"netsim can approximate")
+        self.config.resolve(met)
 
 
 def _copy(model: nn.Module) -> nn.Module:
@@ -254,19 +285,6 @@ def _columns(table, right_from):
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     return ["  ".join(c.rjust(w) if right_from is not None and i >= right_from else c.ljust(w)
                       for i, (c, w) in enumerate(zip(r, widths))).rstrip() for r in table]
-
-
-def coverage_line(coverage: dict) -> str:
-    """One line: MACs per sample simulated (approximate among them), kept float, left exact."""
-    total = coverage.get("macs_total", 0)
-    pct = lambda v: f"{100 * v / total:.1f}%" if total else "-"  # noqa: E731
-    line = (f"coverage: {coverage.get('macs_simulated', 0)} of {total} MACs per sample simulated "
-            f"({pct(coverage.get('macs_simulated', 0))}), {coverage.get('macs_approximate', 0)} on approximate "
-            f"operators ({pct(coverage.get('macs_approximate', 0))}); float by config {coverage.get('macs_float', 0)}; "
-            f"left exact {coverage.get('macs_left_exact', 0)} ({pct(coverage.get('macs_left_exact', 0))})")
-    if coverage.get("ops_unknown_macs"):
-        line += f"; {coverage['ops_unknown_macs']} op(s) not yet run, MACs unknown"
-    return line
 
 
 def _row(name, kind, settings, acc_width, macs) -> dict:
@@ -366,4 +384,4 @@ def _progress(iterable, desc: str, enabled: bool, total=None):
 
 
 __all__ = ["Calibration", "Description", "calibrate", "convert", "count_macs", "coverage_line", "describe",
-           "evaluate", "describe_settings", "layer_macs", "product_ops", "target_layers"]
+           "evaluate", "describe_settings", "layer_macs", "coverage", "model_ops", "product_ops", "target_layers"]

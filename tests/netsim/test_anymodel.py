@@ -423,10 +423,11 @@ def test_load_state_dict_requantizes_every_kind_of_weight():
     config = netsim.Config.uniform(multiplier="M4P8")
     expected = netsim.convert(trained, config, calibration=netsim.calibrate(trained, data))
     stale = netsim.convert(fresh, config, calibration=netsim.calibrate(trained, data))
-    stale.load_state_dict(trained.state_dict())
     x = torch.randn(3, 4, 8)
     with torch.no_grad():
-        assert torch.equal(stale(x), expected(x))
+        before = stale(x)  # the weights of the function-call ops are quantized (and cached) here
+        stale.load_state_dict(trained.state_dict())
+        assert torch.equal(stale(x), expected(x)) and not torch.equal(before, expected(x))
 
     # the swapped Linear keeps its quantized weight in a buffer: loading quantizes it again
     lin, other = nn.Sequential(nn.Linear(6, 3)), nn.Sequential(nn.Linear(6, 3))
@@ -453,3 +454,39 @@ def test_training_gradients_flow_through_intercepted_ops():
     amodel(torch.randn(2, 4, 8)).sum().backward()
     assert amodel.w.grad is not None and amodel.conv.weight.grad is not None
     assert amodel.attn.in_proj_weight.grad is not None and amodel.up.weight.grad is not None
+
+
+def test_a_converted_model_pickles_and_copies_with_its_interception(tmp_path):
+    model = Mixed().eval()
+    amodel = netsim.convert(model, netsim.Config.uniform(multiplier="M4P8"), calibration=[torch.randn(4, 4, 8)])
+    x = torch.randn(2, 4, 8)
+    with torch.no_grad():
+        expected = amodel(x)
+        torch.save(amodel, tmp_path / "amodel.pt")
+        loaded = torch.load(tmp_path / "amodel.pt", weights_only=False)
+        assert torch.equal(loaded(x), expected)
+        again = netsim.convert(amodel, netsim.Config.uniform(multiplier="M4P8"), calibration=[torch.randn(4, 4, 8)])
+        assert netsim.network.intercept.of(again) is not netsim.network.intercept.of(amodel)
+        assert {r["layer"] for r in netsim.describe(again).rows} == {r["layer"] for r in netsim.describe(amodel).rows}
+        assert torch.equal(amodel(x), expected)  # converting a copy left the original as it was
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
+def test_what_the_mode_cannot_reach_is_listed_from_the_module_tree():
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scripted = torch.jit.script(nn.Linear(4, 4))
+            self.gru = nn.GRU(4, 4)
+            self.head = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.head(self.gru(self.scripted(x))[0])
+
+    amodel = netsim.convert(Net(), netsim.Config.uniform(multiplier="M4P8"))
+    table = netsim.describe(amodel)
+    reasons = {r["layer"]: r["reason"] for r in table.left_exact}
+    assert set(reasons) == {"scripted", "gru"} and "TorchScript" in reasons["scripted"]
+    assert [r["layer"] for r in table.rows] == ["head"]
+    with pytest.raises(NetsimError, match="strict: left exact: scripted .*; gru"):
+        netsim.convert(Net(), netsim.Config.uniform(), strict=True)
