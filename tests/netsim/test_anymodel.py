@@ -353,6 +353,11 @@ def test_strict_refuses_an_unsupported_function_at_run_time():
     lenient(torch.randn(2, 4))
     [left] = netsim.describe(lenient).left_exact
     assert left["layer"] == "addmm" and left["macs"] == 4 * 3
+    three = Function(lambda m, a: m.extra(torch.einsum("ij,jk,kl->il", a, m.w, m.v)), w=torch.randn(4, 3),
+                     v=torch.randn(3, 3))
+    three.extra = nn.Linear(3, 3)
+    with pytest.raises(NetsimError, match=r"strict: einsum \(einsum\) is left exact: einsum is simulated for two"):
+        netsim.convert(three, netsim.Config.uniform(), strict=True)(torch.randn(2, 4))
 
 
 # ---- names and configuration
