@@ -31,13 +31,14 @@ from __future__ import annotations
 from ..catalog import get
 from ..errors import OpmodelsError
 from ..operator import EXACT_PRODUCT, ExactProduct, Operator
-from . import cpu, cuda, planning, split
+from . import chunks, cpu, cuda, planning, split
 from .geometry import ConvGeometry, conv_geometry
 from .planning import Plan
 
 __all__ = ["EXACT_PRODUCT", "ConvGeometry", "Plan", "conv2d", "conv_geometry", "matmul", "plan"]
 
-RUNNERS = {"loop": cpu, "split": split}  # planning.route's answer -> the module that runs it
+RUNNERS = {"loop": cpu, "split": split, "chunks": chunks}  # _route's answer -> the module that runs it
+CHUNK_MIN_ROWS = 4  # fewer activation rows: the scalar function costs less than staging the tables
 
 
 def _multiplier(multiplier) -> Operator | ExactProduct:
@@ -54,6 +55,15 @@ def plan(multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_op
     """Resolve the operators (an id, an ``Operator``, ``EXACT_PRODUCT``; adder ``"exact"`` or None for
     the exact adder) and check the arguments shared by :func:`matmul` and :func:`conv2d`."""
     return planning.plan(_multiplier(multiplier), _adder(adder), acc_width, backend, booth_operand)
+
+
+def _route(p: Plan, rows: int, outputs: int, x, w) -> tuple[str, Plan]:
+    """planning.route, and wide operands whose chunk split is proven from the IR (see :mod:`.chunks`)
+    take the chunk-table kernel instead of the per-MAC scalar function."""
+    kernel, p = planning.route(p, rows, outputs, x, w)
+    if kernel == "loop" and rows >= CHUNK_MIN_ROWS and chunks.applies(p):
+        return "chunks", p
+    return kernel, p
 
 
 def _host_only(out) -> None:
@@ -79,7 +89,7 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     planning.check_range(p, "x", x)
     planning.check_range(p, "w", w)
     out = planning.out_array(out, (x.shape[0], w.shape[1]))
-    kernel, p = planning.route(p, x.shape[0], w.shape[1], x, w)
+    kernel, p = _route(p, x.shape[0], w.shape[1], x, w)
     return RUNNERS[kernel].matmul(p, x, w, out)
 
 
@@ -103,5 +113,5 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     planning.check_range(p, "x", x)
     planning.check_range(p, "w", w)
     out = planning.out_array(out, (x.shape[0], w.shape[0], geometry.ho, geometry.wo))
-    kernel, p = planning.route(p, x.shape[0] * geometry.ho * geometry.wo, w.shape[0] // geometry.groups, x, w)
+    kernel, p = _route(p, x.shape[0] * geometry.ho * geometry.wo, w.shape[0] // geometry.groups, x, w)
     return RUNNERS[kernel].conv2d(p, x, w, geometry, out)
