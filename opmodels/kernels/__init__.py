@@ -66,23 +66,18 @@ def _route(p: Plan, rows: int, outputs: int, x, w) -> tuple[str, Plan]:
     return kernel, p
 
 
-def _host_only(out) -> None:
-    if out is not None:
-        raise OpmodelsError("out= is supported by the cpu backend only")
-
-
 def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w", out=None):
     """``out[m, n] = MAC over k of P(x[m, k], w[k, n])`` on the given operators (spec section 8).
 
     x: integer [M, K] (the multiplicand values, or the Booth-recoded values with ``booth_operand="x"``);
     w: integer [K, N]. Returns the signed ``acc_width``-bit results as int64 [M, N]; with
-    ``backend="cuda"`` x and w are device arrays and so is the result. ``out`` (CPU): an [M, N] array
-    of dtype int64, int32, float64 or float32 that receives the results, converted to its dtype.
+    ``backend="cuda"`` x and w are device arrays and so is the result. ``out``: an [M, N] array of dtype
+    int64, int32, float64 or float32 that receives the results, converted to its dtype (a C-contiguous
+    numpy array on the CPU; with ``backend="cuda"`` any device array, e.g. a torch CUDA tensor).
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _host_only(out)
-        return cuda.matmul(p, x, w)
+        return cuda.matmul(p, x, w, out)
     x = planning.host_array("x", x, 2, "[M, K]")
     w = planning.host_array("w", w, 2, "[K, N]")
     planning.check_matmul_shapes(x, w)
@@ -105,8 +100,7 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _host_only(out)
-        return cuda.conv2d(p, x, w, stride, padding, dilation, groups)
+        return cuda.conv2d(p, x, w, stride, padding, dilation, groups, out)
     x = planning.host_array("x", x, 4, "[N, C, H, W]")
     w = planning.host_array("w", w, 4, "[O, C/groups, kh, kw]")
     geometry = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)

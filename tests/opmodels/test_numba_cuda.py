@@ -43,21 +43,24 @@ def test_cuda_renderer_differs_only_in_decorator_and_header():
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
 def test_every_kernel_compiles_to_ptx(multiplier, adder, acc_width, cc):
     from numba import cuda, types
-    from opmodels.kernels import generate
+    from opmodels.kernels import cuda as cuda_kernels
 
     for booth_operand in ("w", "x"):
         plan = kernels.plan(multiplier, adder, acc_width, "cuda", booth_operand)
-        module = generate.module(plan, "cuda")
+        module = cuda_kernels.module(plan)
         i64, i32 = types.int64, types.int32
         arr = lambda dtype, ndim: types.Array(dtype, ndim, "A")
+        tables = (arr(i32, 3), arr(i64, 1), arr(i64, 1), i64, i64)  # tables, los, masks, wrap, use_table
         signatures = {
-            "matmul_kernel": (arr(types.int8, 2), arr(i64, 2), arr(i32, 2), i64, arr(i64, 2), i64),
-            "conv2d_kernel": (arr(i64, 4), arr(types.int16, 4), arr(i32, 2), i64, arr(i64, 4), i64, *[i64] * 7),
+            "matmul_kernel": (arr(types.int8, 2), arr(i64, 2), *tables, arr(i64, 2), i64),
+            "conv2d_kernel": (arr(i64, 4), arr(types.int16, 4), *tables, arr(types.float32, 4), i64, *[i64] * 7),
+            "range_kernel2": (arr(types.int16, 2), arr(i64, 1), i64),
+            "range_kernel4": (arr(types.int8, 4), arr(i64, 1), i64),
         }
         for name, signature in signatures.items():
             ptx, _ = cuda.compile_ptx(getattr(module, name).py_func, signature, cc=cc)
             assert f".target sm_{cc[0]}{cc[1]}" in ptx and ".entry" in ptx, name
-            if plan.mode == "lut":
+            if name.endswith("_kernel") and cuda_kernels.staging(plan) != "scalar":
                 assert ".shared" in ptx  # the staged table rows
     if multiplier is not EXACT_PRODUCT:
         device = numba_cuda.scalar_function(opmodels.get(multiplier))
