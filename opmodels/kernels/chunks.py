@@ -31,6 +31,9 @@ from .planning import Plan
 
 TABLE_BYTES = 4 << 20  # staged tables per k-chunk: stay in L2/L3 while the rows stream
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x N outputs)
+STAGED_BYTES = 64 << 20  # a layer's staged tables up to this size are kept with its weights
+CACHE_BYTES = 256 << 20  # ... and all layers' together
+NB_MAX = 64  # outputs per task: a step's table slab (C x R x NB) stays in L1/L2
 CACHE_ENTRIES = 32  # layers whose weight tables are kept
 
 _splits: dict[tuple, ChunkSplit | None] = {}
@@ -88,17 +91,20 @@ def weight_tables(plan: Plan, split: ChunkSplit, weights: np.ndarray) -> np.ndar
     return np.ascontiguousarray(t.transpose(2, 0, 1)).astype(_tables_dtype(plan, split))
 
 
-def layer_tables(plan: Plan, split: ChunkSplit, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(tables [U, C, R] of the distinct weights, index [w.shape] into them), kept per weight array."""
+def layer_tables(plan: Plan, split: ChunkSplit, w: np.ndarray) -> dict:
+    """{"compact": tables [U, C, R] of the distinct weights, "index": [w.shape] into them, "staged":
+    the kernel's layout once built}, kept per weight array (LRU, keyed by the weights' digest)."""
     digest = hashlib.blake2b(np.ascontiguousarray(w).view(np.uint8), digest_size=16).hexdigest()
     key = (plan.multiplier.ir_hash, plan.booth_operand, w.shape, str(w.dtype), digest)
     if key in _weight_tables:
         _weight_tables.move_to_end(key)
         return _weight_tables[key]
     values, index = np.unique(w, return_inverse=True)
-    entry = (weight_tables(plan, split, values), index.reshape(w.shape).astype(np.int32))
+    entry = {"compact": weight_tables(plan, split, values), "index": index.reshape(w.shape).astype(np.int32),
+             "staged": None}
     _weight_tables[key] = entry
-    while len(_weight_tables) > CACHE_ENTRIES:
+    while len(_weight_tables) > CACHE_ENTRIES or sum(
+            e["staged"].nbytes for e in _weight_tables.values() if e["staged"] is not None) > CACHE_BYTES:
         _weight_tables.popitem(last=False)
     return entry
 
@@ -106,31 +112,35 @@ def layer_tables(plan: Plan, split: ChunkSplit, w: np.ndarray) -> tuple[np.ndarr
 KERNELS = '''
 @numba.njit(cache=True, parallel=True, nogil=True)
 def stage(compact, index, k0, tables):
-    # tables[g, k, c, r, n] = compact[index[g, k0 + k, n], c, r]
+    # tables[g, k, c, r, n] = compact[index[g, k0 + k, n], c, r]: rows written contiguously
     G, KC, C, R, N = tables.shape
     for task in numba.prange(G * KC):
         g = task // KC
         k = task % KC
-        for n in range(N):
-            u = index[g, k0 + k, n]
-            for c in range(C):
-                for r in range(R):
-                    tables[g, k, c, r, n] = compact[u, c, r]
+        row = index[g, k0 + k]
+        for c in range(C):
+            for r in range(R):
+                for n in range(N):
+                    tables[g, k, c, r, n] = compact[row[n], c, r]
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def chunk_kernel(xflat, base, koff, goff, tables, los, masks, accs, MB):
-    # accs[g, m, :] += the MACs of this chunk's steps, k ascending for every output; x[m, k] of group
-    # g is the pattern xflat[base[m] + goff[g] + koff[k]]; its chunk c selects table row
-    # (x >> los[c]) & masks[c]. Flat unsigned indices, no views in the threads.
+def chunk_kernel(xflat, base, koff, goff, tables, los, masks, accs, MB, NB):
+    # accs[g, m, :] += the MACs of these steps, k ascending for every output; x[m, k] of group g is
+    # the pattern xflat[base[m] + goff[g] + koff[k]]; its chunk c selects table row
+    # (x >> los[c]) & masks[c]. A task owns NB outputs and MB rows: each step's C x R x NB table
+    # slab stays in L1/L2 while the rows stream. Flat unsigned indices, no views in the threads.
     G, KC, C, R, N = tables.shape
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
+    NBLK = (N + NB - 1) // NB
     tflat = tables.reshape(-1)
     aflat = accs.reshape(-1)
     nu = np.uint64(N)
-    for task in numba.prange(G * MBLK):
-        g = task // MBLK
+    for task in numba.prange(G * NBLK * MBLK):
+        g = task // (NBLK * MBLK)
+        n0 = np.uint64(((task // MBLK) % NBLK) * NB)
+        nn = np.uint64(min(N, n0 + NB)) - n0
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
         for k in range(KC):
@@ -138,8 +148,8 @@ def chunk_kernel(xflat, base, koff, goff, tables, los, masks, accs, MB):
             for m in range(m0, m1):
                 x = np.uint64(xflat[base[m] + goff[g] + koff[k]])
                 #ROWS
-                a0 = np.uint64((g * M + m) * N)
-                for n in range(nu):
+                a0 = np.uint64((g * M + m) * N) + n0
+                for n in range(nn):
                     acc = aflat[a0 + n]
                     #SUM
                     #ACCUMULATE
@@ -155,7 +165,7 @@ def _module(plan: Plan, chunks: int, wrap: int):
     or a LOA adds it), 0: the plain sum (the exact adder modulo 2^acc_width <= product width)."""
     key = (chunks, wrap, plan.adder.ir_hash if plan.adder else None)
     if key not in _modules:
-        rows = [f"o{c} = (t + np.uint64({c} * R) + ((x >> np.uint64(los[{c}])) & np.uint64(masks[{c}]))) * nu"
+        rows = [f"o{c} = (t + np.uint64({c} * R) + ((x >> np.uint64(los[{c}])) & np.uint64(masks[{c}]))) * nu + n0"
                 for c in range(chunks)]
         total = " + ".join(f"np.int64(tflat[o{c} + n])" for c in range(chunks))
         sums = [f"p = {total}"] + ([f"p = (p << np.int64({wrap})) >> np.int64({wrap})"] if wrap else [])
@@ -173,7 +183,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     split = split_of(plan)
     G, K, OG = w.shape
     M = base.shape[0]
-    compact, index = layer_tables(plan, split, w)
+    entry = layer_tables(plan, split, w)
+    compact, index = entry["compact"], entry["index"]
     C, R = compact.shape[1], compact.shape[2]
     modular = plan.adder is None and plan.acc_width <= split.out_width
     if modular and plan.acc_width <= 32 and compact.dtype == np.int32:
@@ -184,15 +195,23 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     los = np.array([lo for lo, _ in split.windows], np.int64)
     masks = np.array([(1 << (hi - lo)) - 1 for lo, hi in split.windows], np.int64)
     module = _module(plan, C, wrap)
-    kc = max(1, min(K, TABLE_BYTES // max(1, G * C * R * OG * compact.itemsize)))
-    mb = _row_block(M, G, OG * accs.itemsize)
+    nb = min(OG, NB_MAX)
+    mb = _row_block(M, G * -(-OG // nb), nb * accs.itemsize)
     goff = np.asarray(group_offsets, np.int64)
-    for k0 in range(0, K, kc):
-        steps = min(kc, K - k0)
-        tables = np.empty((G, steps, C, R, OG), compact.dtype)
-        module.stage(compact, index, k0, tables)
-        module.chunk_kernel(xflat, base, np.ascontiguousarray(koff[k0:k0 + steps]), goff, tables, los, masks,
-                            accs, mb)
+    staged_bytes = G * K * C * R * OG * compact.itemsize
+    if staged_bytes <= STAGED_BYTES:  # the layer's staged tables, built once and kept with its weights
+        if entry.get("staged") is None:
+            entry["staged"] = np.empty((G, K, C, R, OG), compact.dtype)
+            module.stage(compact, index, 0, entry["staged"])
+        module.chunk_kernel(xflat, base, np.ascontiguousarray(koff), goff, entry["staged"], los, masks, accs, mb, nb)
+    else:  # too big to keep: staged per call, a chunk of k at a time
+        kc = max(1, min(K, TABLE_BYTES // max(1, G * C * R * OG * compact.itemsize)))
+        for k0 in range(0, K, kc):
+            steps = min(kc, K - k0)
+            tables = np.empty((G, steps, C, R, OG), compact.dtype)
+            module.stage(compact, index, k0, tables)
+            module.chunk_kernel(xflat, base, np.ascontiguousarray(koff[k0:k0 + steps]), goff, tables, los, masks,
+                                accs, mb, nb)
     result = accs.astype(np.int64).transpose(1, 0, 2).reshape(M, G * OG)  # [M, O]
     if plan.adder is None:
         wrap_signed(result, plan.acc_width)

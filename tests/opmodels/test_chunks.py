@@ -135,8 +135,10 @@ def test_chunk_accumulators_wrap_like_the_hardware_register():
 
 
 def test_chunk_tables_staged_in_small_k_chunks(monkeypatch):
+    """Layers too big to keep their staged tables stage them per call, a chunk of k at a time."""
     x, w = operands((8, 45), 16), operands((45, 6), 16)
     expected = matmul_reference(x, w, "M3P12W16")
+    monkeypatch.setattr(chunks, "STAGED_BYTES", 0)  # not kept with the layer: staged per call, per k-chunk
     for table_bytes in (1, 6 * 4 * 32 * 4 * 2, 6 * 4 * 32 * 4 * 7):  # 1, 2 and 7 steps per chunk
         monkeypatch.setattr(chunks, "TABLE_BYTES", table_bytes)
         np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), expected)
