@@ -238,6 +238,11 @@ def device_tables(plan: Plan):
 
 
 def device_array(name: str, value, ndim: int, layout: str):
+    return check_array(name, wrap_device(name, value), ndim, layout)
+
+
+def wrap_device(name: str, value):
+    """A numba view of a device array, without a copy."""
     from numba import cuda
     if getattr(value, "__cuda_ndarray__", False):  # a numba device array (or the simulator's)
         array = value
@@ -246,7 +251,7 @@ def device_array(name: str, value, ndim: int, layout: str):
     else:
         raise OpmodelsError(f"backend='cuda' takes device arrays (__cuda_array_interface__), but {name} is a "
                             f"{type(value).__name__}; use numba.cuda.to_device or a CUDA tensor")
-    return check_array(name, array, ndim, layout)
+    return array
 
 
 def check_ranges(plan: Plan, x, w) -> None:
@@ -272,7 +277,7 @@ def output_array(out, shape: tuple):
     from numba import cuda
     if out is None:
         return cuda.device_array(shape, np.int64)
-    array = device_array("out", out, len(shape), str(list(shape)))
+    array = wrap_device("out", out)
     if tuple(array.shape) != shape or array.dtype.name not in OUT_DTYPES:
         raise OpmodelsError(f"out must be a device array of shape {shape} and dtype {', '.join(OUT_DTYPES)}, "
                             f"not {array.dtype} {tuple(array.shape)}")
