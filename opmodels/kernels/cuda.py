@@ -222,8 +222,8 @@ def device_tables(plan: Plan):
     """(tables, los, masks, wrap, use_table) on the device, built and copied once per operator."""
     from numba import cuda
     how = staging(plan)
-    key = (plan.multiplier.ir_hash if plan.multiplier is not None and how != "scalar" else None,
-           plan.booth_operand, how, id(cuda.current_context()) if how != "scalar" else None)
+    key = (None if how == "scalar" else plan.multiplier.ir_hash, plan.booth_operand, how,
+           id(cuda.current_context()))  # device arrays belong to one context
     if key not in _tables:
         if how == "scalar":
             host = (np.zeros((1, 1, 1), np.int32), np.zeros(1, np.int64), np.zeros(1, np.int64), 0)
