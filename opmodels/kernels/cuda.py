@@ -173,7 +173,8 @@ def staging(plan: Plan) -> str:
     ``"scalar"`` (the multiplier's statements per MAC, or x * w)."""
     if plan.mode == "lut":
         return "split" if plan.split() is not None else "lut"
-    if plan.mode == "behavioural" and plan.port_of("w").width <= MAX_TABLE_WIDTH and chunks.applies(plan):
+    if (plan.mode == "behavioural" and plan.port_of("w").width <= MAX_TABLE_WIDTH and chunks.applies(plan)
+            and chunks.split_of(plan).out_width <= 32):  # int32 tables in shared memory
         return "chunks"
     return "scalar"
 
