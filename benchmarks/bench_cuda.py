@@ -3,6 +3,10 @@ product of the same kernels, every result bit-equal to the CPU kernels. Run by b
 
     python benchmarks/bench_cuda.py [--repeat 5] [--tiny] [--no-networks] [--json]
 
+Columns: milliseconds; ratio to torch fp32 (cuBLAS / cuDNN); ratio to the exact product through the
+same kernels ("vs exact": EXACT_PRODUCT, netsim ``multiplier="exact"`` for the networks); ratio to
+cuBLAS's exact int8 GEMM (``torch._int_mm``, 8-bit Linear only).
+
 Layers: Linear 512 -> 512 at batch 256 and Conv2d 64 -> 64 3x3 pad 1 on 8 x 64 x 56 x 56 (the CPU
 benchmark's shapes), M4P8 (split tables staged in shared memory) with the exact adder and LOA8, and
 Linear at 16 bits (M4P8W16, chunk tables). Networks (torch CUDA tensors in and out, no copies):
@@ -70,6 +74,27 @@ def _torch_fp32(layer: str, x, w, repeat: int) -> float:
     return best
 
 
+def _torch_int8(layer: str, x, w, bits: int, repeat: int) -> float:
+    """cuBLAS's exact int8 GEMM (``torch._int_mm``) for an 8-bit Linear; nan elsewhere."""
+    try:
+        import torch
+        if layer != "linear" or bits != 8 or not torch.cuda.is_available() or not hasattr(torch, "_int_mm"):
+            return float("nan")
+    except ImportError:
+        return float("nan")
+    xt = torch.as_tensor(x, device="cuda").to(torch.int8)
+    wt = torch.as_tensor(w, device="cuda").to(torch.int8)
+    torch._int_mm(xt, wt)
+    torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        torch._int_mm(xt, wt)
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def layer_rows(repeat: int, tiny: bool) -> list[dict]:
     from numba import cuda
     rng = np.random.default_rng(0)
@@ -83,8 +108,9 @@ def layer_rows(repeat: int, tiny: bool) -> list[dict]:
         t = _best(lambda: _call(layer, dx, dw, multiplier, adder, "cuda"), repeat)
         t_exact = _best(lambda: _call(layer, dx, dw, EXACT_PRODUCT, "exact", "cuda"), repeat)
         t_fp32 = float("nan") if tiny else _torch_fp32(layer, x, w, repeat)
+        t_int8 = float("nan") if tiny else _torch_int8(layer, x, w, bits, repeat)
         rows.append({"case": f"{layer} {multiplier}{'' if adder == 'exact' else ' + ' + adder}", "ms": 1e3 * t,
-                     "vs_fp32": t / t_fp32, "vs_exact": t / t_exact, "equal_to_cpu": same})
+                     "vs_fp32": t / t_fp32, "vs_exact": t / t_exact, "vs_int8": t / t_int8, "equal_to_cpu": same})
     return rows
 
 
@@ -108,7 +134,7 @@ def network_rows(repeat: int) -> list[dict]:
             same = bool(torch.equal(approx(xc).cpu(), reference))
             times = [_best(lambda m=m: m(xc), repeat) for m in (approx, model, exact)]
         rows.append({"case": f"{name} batch {batch} M4P8", "ms": 1e3 * times[0], "vs_fp32": times[0] / times[1],
-                     "vs_exact": times[0] / times[2], "equal_to_cpu": same})
+                     "vs_exact": times[0] / times[2], "vs_int8": float("nan"), "equal_to_cpu": same})
     return rows
 
 
@@ -120,9 +146,10 @@ def run(repeat: int, tiny: bool, networks: bool = True) -> list[dict]:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [f"{'case':<28} {'ms':>9} {'vs torch fp32':>14} {'vs exact':>9}  equal to CPU"]
+    lines = [f"{'case':<28} {'ms':>9} {'vs torch fp32':>14} {'vs exact':>9} {'vs cuBLAS int8':>15}  equal to CPU"]
     for r in rows:
-        lines.append(f"{r['case']:<28} {r['ms']:>9.3f} {r['vs_fp32']:>13.2f}x {r['vs_exact']:>8.2f}x  {r['equal_to_cpu']}")
+        lines.append(f"{r['case']:<28} {r['ms']:>9.3f} {r['vs_fp32']:>13.2f}x {r['vs_exact']:>8.2f}x "
+                     f"{r['vs_int8']:>14.2f}x  {r['equal_to_cpu']}")
     return "\n".join(lines)
 
 
