@@ -103,10 +103,14 @@ def layer_tables(plan: Plan, split: ChunkSplit, w: np.ndarray) -> dict:
     entry = {"compact": weight_tables(plan, split, values), "index": index.reshape(w.shape).astype(np.int32),
              "staged": None}
     _weight_tables[key] = entry
-    while len(_weight_tables) > CACHE_ENTRIES or sum(
-            e["staged"].nbytes for e in _weight_tables.values() if e["staged"] is not None) > CACHE_BYTES:
+    while len(_weight_tables) > 1 and (len(_weight_tables) > CACHE_ENTRIES or _cached_bytes() > CACHE_BYTES):
         _weight_tables.popitem(last=False)
     return entry
+
+
+def _cached_bytes() -> int:
+    return sum(e["compact"].nbytes + e["index"].nbytes + (e["staged"].nbytes if e["staged"] is not None else 0)
+               for e in _weight_tables.values())
 
 
 KERNELS = '''

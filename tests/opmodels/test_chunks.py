@@ -177,3 +177,12 @@ def test_an_unproven_wide_multiplier_keeps_the_scalar_function():
     assert kernels._route(plan, 6, 5, x, w)[0] == "loop"
     expected = (op.evaluate(x[:, :, None], w[None, :, :])).sum(axis=1)
     np.testing.assert_array_equal(kernels.matmul(x, w, op), expected)
+
+
+def test_the_weight_table_cache_stays_within_its_budget(monkeypatch):
+    monkeypatch.setattr(chunks, "CACHE_BYTES", 1)  # room for the newest layer only
+    x = operands((5, 12), 16)
+    for _ in range(3):
+        w = operands((12, 4), 16)
+        np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), matmul_reference(x, w, "M3P12W16"))
+        assert len(chunks._weight_tables) == 1
