@@ -134,14 +134,18 @@ def test_chunk_accumulators_wrap_like_the_hardware_register():
                                       matmul_reference(x, w, "M3P12W16", acc_width=acc_width))
 
 
-def test_chunk_tables_staged_in_small_k_chunks(monkeypatch):
-    """Layers too big to keep their staged tables stage them per call, a chunk of k at a time."""
-    x, w = operands((8, 45), 16), operands((45, 6), 16)
-    expected = matmul_reference(x, w, "M3P12W16")
-    monkeypatch.setattr(chunks, "STAGED_BYTES", 0)  # not kept with the layer: staged per call, per k-chunk
-    for table_bytes in (1, 6 * 4 * 32 * 4 * 2, 6 * 4 * 32 * 4 * 7):  # 1, 2 and 7 steps per chunk
-        monkeypatch.setattr(chunks, "TABLE_BYTES", table_bytes)
-        np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), expected)
+def test_layers_too_big_to_keep_staged_tables_gather_from_each_weight_s_tables(monkeypatch):
+    """Layers whose staged tables would be too big read each weight's own tables (the gather kernel)."""
+    monkeypatch.setattr(chunks, "STAGED_BYTES", 0)
+    for multiplier, adder, acc_width in WIDE:
+        x, w = operands((9, 45), opmodels.get(multiplier).width), operands((45, 6), opmodels.get(multiplier).width)
+        expected = matmul_reference(x, w, multiplier, adder, acc_width)
+        for nb in (1, 4, 16):  # outputs per task
+            monkeypatch.setattr(chunks, "GATHER_NB", nb)
+            np.testing.assert_array_equal(kernels.matmul(x, w, multiplier, adder, acc_width), expected)
+    xc, wc = operands((2, 4, 6, 5), 12), operands((6, 2, 3, 3), 12)
+    np.testing.assert_array_equal(kernels.conv2d(xc, wc, "M5P14W12", "LOA4W24", 24, padding=1, groups=2),
+                                  conv2d_reference(xc, wc, "M5P14W12", "LOA4W24", 24, padding=(1, 1), groups=2))
 
 
 def test_the_weight_tables_are_kept_per_weight_array_and_never_stale():
