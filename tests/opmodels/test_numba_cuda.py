@@ -228,13 +228,13 @@ def test_device_tables_give_every_product(multiplier, staging, booth_operand):
     if op.width == 8:
         x, w = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128))
     else:
-        x, w = tests_random_pairs(op.width)
+        x, w = _seeded_pairs(op.width)
     expected = op.evaluate(w, x) if booth_operand == "x" else op.evaluate(x, w)
     got = _staged_product(tables, los, masks, wrap, x.astype(np.int64), w & ((1 << op.width) - 1))
     np.testing.assert_array_equal(got, expected)
 
 
-def tests_random_pairs(width):
+def _seeded_pairs(width):
     from tests.utils import random_pairs
     return random_pairs(width, 20_000, seed=5)
 
