@@ -89,6 +89,28 @@ def cache_timing() -> dict:
             "scalar_cache_load_s": scalar_load, "kernel_cache_load_s": kernel_load}
 
 
+def linear16(rng, xl, wl, t_lin: float, repeat: int) -> tuple[float, float, float]:
+    """Linear 512 -> 512, batch 256, 16-bit operands on M4P8W16: the chunk-table kernel (the split is
+    proven from the IR), checked against the interpreter on 4 rows and against the per-MAC scalar
+    function (timed once: it is ~10x slower) on the whole layer; timed alternating with torch fp32."""
+    import torch.nn.functional as F
+
+    from opmodels import kernels
+    from opmodels.kernels import cpu
+    from tests.utils import matmul_reference
+    x16 = rng.integers(-2**15, 2**15, (256, 512))
+    w16 = rng.integers(-2**15, 2**15, (512, 512))
+    got = kernels.matmul(x16, w16, "M4P8W16")
+    check("16-bit chunk tables vs interpreter", got[:4], matmul_reference(x16[:4], w16, "M4P8W16"))
+    plan = kernels.plan("M4P8W16")
+    start = time.perf_counter()
+    check("16-bit chunk tables vs scalar function", got, cpu.matmul(plan, x16, w16))
+    t_loop = time.perf_counter() - start
+    t, t_lin_paired = best_times_alternating([lambda: kernels.matmul(x16, w16, "M4P8W16"), lambda: F.linear(xl, wl)],
+                                             repeat)
+    return t, t_loop, min(t_lin, t_lin_paired)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -119,6 +141,7 @@ def main(argv=None) -> int:
     steps = ["torch", "lut conv", "lut linear", "gather linear", "loa linear", "gather conv"]
     if not args.quick:
         steps += ["loa conv", "behavioural", "cache"]
+    steps.append("linear16")  # Linear 512 -> 512 at 16 bits: the proven chunk split (issue 13 part 2)
     progress = tqdm(steps, desc="bench_kernels", file=sys.stderr, disable=args.json)
     for step in progress:
         progress.set_postfix_str(step)
@@ -178,6 +201,12 @@ def main(argv=None) -> int:
             rows.append(("matmul 64x256x64", "M4P16W16 behavioural", t, float("nan")))
         elif step == "cache":
             results.update(cache_timing())
+        elif step == "linear16":
+            t, t16_loop, t_lin = linear16(rng, xl, wl, t_lin, args.repeat)
+            results.update(chunks16_linear_s=t, chunks16_linear_ratio=t / t_lin, scalar16_linear_s=t16_loop,
+                           scalar16_linear_ratio=t16_loop / t_lin, torch_fp32_linear_s=t_lin)
+            rows.append(("linear", "M4P8W16 chunk tables", t, t / t_lin))
+            rows.append(("linear", "M4P8W16 scalar function", t16_loop, t16_loop / t_lin))
     results["macs"] = macs
 
     if args.json:
