@@ -28,16 +28,23 @@ PAIR_MIN_ROWS = 4096  # ... when enough rows share them: a pair table has 8x the
 TABLE_BYTES = 2 << 20  # tables built per call are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
 # Prepared tables are kept across calls, keyed by the weights' content (weights are static in
-# inference): least recently used first out past CACHE_BYTES; a layer whose tables would take more
-# than a quarter of it builds them per call, in chunks of k, instead.
+# inference), within CACHE_BYTES; a layer whose tables would take more than a quarter of it builds
+# them per call, in chunks of k, instead. When the cache is full, only tables unused for STALE_CALLS
+# calls make room (a network larger than the cache, run again and again, keeps its first layers'
+# tables instead of evicting each one just before it is needed again; tables of weights that have
+# changed go stale).
 CACHE_BYTES = 512 << 20
+STALE_CALLS = 256
 
-_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # least recently used first
+_last_use: dict[tuple, int] = {}
+_clock = [0]
 
 
 def clear_cache() -> None:
     """Forget every prepared table (they are rebuilt on the next call)."""
     _cache.clear()
+    _last_use.clear()
 
 
 def cache_bytes() -> int:
@@ -63,7 +70,8 @@ class _Layout(NamedTuple):
     steps: int
 
 
-def _layout(plan: Plan, K: int, M: int, NB: int) -> _Layout:
+def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1) -> _Layout:
+    """The layout for K steps, M rows and blocks of NB outputs (``tables``: G x nblocks of them)."""
     split = plan.split()
     if split is None:
         table = plan.table()
@@ -71,11 +79,18 @@ def _layout(plan: Plan, K: int, M: int, NB: int) -> _Layout:
         return _Layout("rows", 0, table.astype(np.int16 if fits16 else np.int32), 256, 256, K)
     shift, T = split
     hb = 8 - shift
-    # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each product).
-    if plan.adder is None and NB <= PAIR_BLOCK and M >= PAIR_MIN_ROWS:
+    # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each
+    # product), where enough rows share their building or they are built once and kept.
+    if plan.adder is None and NB <= PAIR_BLOCK:
         dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
-        return _Layout("pairs", shift, T.astype(dtype), 256, 256 + (1 << 2 * hb), -(-K // 2))
+        pairs = _Layout("pairs", shift, T.astype(dtype), 256, 256 + (1 << 2 * hb), -(-K // 2))
+        if M >= PAIR_MIN_ROWS or _nbytes(pairs, tables, NB) <= CACHE_BYTES // 4:
+            return pairs
     return _Layout("split", shift, T, 16, 16 + (1 << hb), K)
+
+
+def _nbytes(layout: _Layout, tables: int, NB: int) -> int:
+    return tables * layout.steps * layout.rows * NB * layout.T.itemsize
 
 
 def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
@@ -90,7 +105,7 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     M = base.shape[0]
     NB = _block_width(OG)
     nblocks = -(-OG // NB)
-    layout = _layout(plan, K, M, NB)
+    layout = _layout(plan, K, M, NB, G * nblocks)
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
     accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, layout))
@@ -129,25 +144,47 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
                             T, hb, layout.kind == "pairs", into)
         return into
 
-    nbytes = G * nblocks * steps * rows * NB * T.itemsize
+    nbytes = _nbytes(layout, G * nblocks, NB)
     if nbytes <= CACHE_BYTES // 4:
         key = (plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, wpat.shape,
                NB, hashlib.blake2b(wpat.tobytes(), digest_size=20).hexdigest())
+        _clock[0] += 1
         tables = _cache.get(key)
-        if tables is None:
+        if tables is not None:
+            _cache.move_to_end(key)
+            _last_use[key] = _clock[0]
+            yield 0, tables
+            return
+        if _make_room(nbytes):
             tables = build(slice(0, steps), np.empty((G, nblocks, steps, rows, NB), T.dtype))
             _cache[key] = tables
-            while cache_bytes() > CACHE_BYTES:
-                _cache.popitem(last=False)
-        else:
-            _cache.move_to_end(key)
-        yield 0, tables
-        return
+            _last_use[key] = _clock[0]
+            yield 0, tables
+            return
     kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
     chunk = np.empty((G, nblocks, kc, rows, NB), T.dtype)
     for k0 in range(0, steps, kc):
         into = chunk if k0 + kc <= steps else np.empty((G, nblocks, steps - k0, rows, NB), T.dtype)
         yield k0, build(slice(k0, k0 + kc), into)
+
+
+def _make_room(nbytes: int) -> bool:
+    """Evict stale tables (unused for STALE_CALLS calls), least recently used first, until ``nbytes``
+    more fit; False (nothing evicted) when they cannot."""
+    held = cache_bytes()
+    stale, freed = [], 0
+    for key, tables in _cache.items():  # least recently used first
+        if held - freed + nbytes <= CACHE_BYTES:
+            break
+        if _clock[0] - _last_use[key] <= STALE_CALLS:
+            return False
+        stale.append(key)
+        freed += tables.nbytes
+    if held - freed + nbytes > CACHE_BYTES:
+        return False
+    for key in stale:
+        del _cache[key], _last_use[key]
+    return True
 
 
 def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:

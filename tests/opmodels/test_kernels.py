@@ -221,11 +221,16 @@ def test_prepared_tables_are_kept_per_weight_content(monkeypatch):
     w[3, 5] = -w[3, 5] - 1  # the same array, other content
     np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
     assert len(split._cache) == 2
-    monkeypatch.setattr(split, "CACHE_BYTES", 4 * held)  # room for these, not for a third
-    for n in (25, 26, 27):
-        w2 = operands((37, n))
-        np.testing.assert_array_equal(kernels.matmul(x, w2, "M4P8", "LOA8"), matmul_reference(x, w2, "M4P8", "LOA8"))
-        assert split.cache_bytes() <= split.CACHE_BYTES
+    monkeypatch.setattr(split, "CACHE_BYTES", 4 * held)  # room for four tables of this size
+    others = [operands((37, 24)) for _ in range(3)]
+    for w2 in others:  # two fit; the third finds no stale table to evict: built per call, not kept
+        np.testing.assert_array_equal(kernels.matmul(x, w2, "M4P8"), matmul_reference(x, w2, "M4P8"))
+    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
+    stamps = dict(split._last_use)
+    monkeypatch.setattr(split, "STALE_CALLS", 1)  # now the least recently used table is stale
+    kernels.matmul(x, others[2], "M4P8")
+    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
+    assert min(stamps, key=stamps.get) not in split._cache
     monkeypatch.setattr(split, "CACHE_BYTES", 0)  # nothing kept: every table built per call, in chunks
     split.clear_cache()
     np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
