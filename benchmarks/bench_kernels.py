@@ -127,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (best is kept)")
     parser.add_argument("--quick", action="store_true", help="skip the slow LOA conv and the cache timing")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the scaling table: Linear 512->512 M4P8 by batch size and thread count")
     args = parser.parse_args(argv)
 
     import numba
@@ -154,6 +156,8 @@ def main(argv=None) -> int:
              "linear16"]
     if not args.quick:
         steps += ["gather conv", "loa conv", "behavioural", "cache"]
+    if args.scaling:
+        steps = ["scaling"]
     progress = tqdm(steps, desc="bench_kernels", file=sys.stderr, disable=args.json)
     for step in progress:
         progress.set_postfix_str(step)
@@ -226,6 +230,21 @@ def main(argv=None) -> int:
             results.update(linear16_s=t, linear16_ratio=t / t_ref, linear16_torch_s=t_ref,
                            linear16_ns_per_mac=t / x16.size / w16.shape[1] * 1e9)
             rows.append(("linear 32x512x512", "M4P8W16 16-bit", t, t / t_ref))
+        elif step == "scaling":
+            scaling = []
+            for threads in (1, THREADS):
+                numba.set_num_threads(threads)
+                torch.set_num_threads(threads)
+                for batch in (16, 64, 256, 1024):
+                    xb = rng.integers(-128, 128, (batch, 512)).astype(np.int8)
+                    xbt = torch.from_numpy(xb).float()
+                    t, t_ref = paired(f"scaling_{threads}_{batch}", lambda: kernels.matmul(xb, w_lin, "M4P8"),
+                                      lambda: F.linear(xbt, wl), args.repeat * 2)
+                    scaling.append({"threads": threads, "batch": batch, "s": t, "torch_s": t_ref,
+                                    "ratio": t / t_ref, "gmacs": batch * 512 * 512 / t / 1e9})
+            numba.set_num_threads(THREADS)
+            torch.set_num_threads(THREADS)
+            results["scaling"] = scaling
         elif step == "loa conv":
             got = kernels.conv2d(x_conv, w_conv, "M4P8", "LOA8", padding=1)
             check_conv_slice(x_conv, w_conv, got, "M4P8", "LOA8", 1, channels=2)
@@ -251,6 +270,13 @@ def main(argv=None) -> int:
 
     if args.json:
         print(json.dumps(results, indent=2))
+        return 0
+    if args.scaling:
+        print(f"Linear 512->512 M4P8 (split tables)\n{'threads':>7} {'batch':>6} {'ms':>8} {'torch ms':>9} "
+              f"{'ratio':>6} {'GMAC/s':>7}")
+        for r in results["scaling"]:
+            print(f"{r['threads']:>7} {r['batch']:>6} {r['s'] * 1e3:>8.2f} {r['torch_s'] * 1e3:>9.3f} "
+                  f"{r['ratio']:>6.2f} {r['gmacs']:>7.2f}")
         return 0
     print(f"{'layer':<18} {'implementation':<26} {'time (ms)':>10} {'ratio vs torch fp32':>20} {'GMAC/s':>7} "
           f"{'ns/MAC':>7}")

@@ -24,8 +24,8 @@ BACKENDS = ("cpu", "cuda")
 BOOTH_OPERANDS = ("w", "x")
 ACC_WIDTHS = range(2, 65)
 OUT_DTYPES = ("int64", "int32", "float64", "float32")
-# The split kernel builds its tables per call: it pays off from a few activation rows, and with at
-# least this many outputs per group (fewer, e.g. depthwise, keep the gather loops).
+# The table kernel pays off from a few activation rows (its tables are built once per layer), and
+# with at least this many outputs per group (fewer, e.g. depthwise, keep the gather loops).
 SPLIT_MIN_ROWS = 8
 SPLIT_MIN_OUTPUTS = 4
 

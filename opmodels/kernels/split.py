@@ -1,14 +1,17 @@
-"""Run LUT mode on the CPU with split tables: each weight's table column split into two 16- or
-32-entry tables (the split itself: :mod:`.tables`), kernels from template ``"split"`` of :mod:`.generate`.
+"""Run LUT mode on the CPU with per-weight tables: each weight's table column split into two 16- or
+32-entry tables (the split itself: :mod:`.tables`), or, for a table without a split, its whole
+column; kernels from template ``"split"`` of :mod:`.generate`.
 
-The kernel gathers, once per call, the T rows of every weight into a small table per reduction
-step k and block of NB outputs (``R x NB``, int16 when the values fit, a few KB), and for each
-activation adds two of its rows to NB int32 accumulators: two contiguous vector adds per MAC row
-instead of NB scattered 256 x 256 table lookups. With the exact adder, narrow blocks of many rows
-use pair tables whose rows hold the sum of two consecutive steps' products (one row pair per two
-MACs). Each output still sees k in ascending order (spec section 8), so LOA accumulation runs in the
-same loop, one product at a time. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at
-``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
+The tables hold, per reduction step k and block of NB outputs, the T rows of those NB weights
+(``R x NB``, int16 when the values fit, a few KB), and for each activation the kernel adds two of
+its rows to NB int32 accumulators: two contiguous vector adds per MAC row instead of NB scattered
+256 x 256 table lookups (whole columns: one row of 256 per step, one add). With the exact adder,
+narrow blocks use pair tables whose rows hold the sum of two consecutive steps' products (one row
+pair per two MACs). Tables are built once per weights' content and kept (``CACHE_BYTES``); tables
+too large to keep are built per call in k-chunks that stay in cache. Each output still sees k in
+ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time.
+Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at ``xflat[base[m] + koff[k]]``
+(for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
 """
 from __future__ import annotations
 

@@ -268,7 +268,7 @@ def test_split_accumulators_hold_wide_exact_sums():
     from opmodels.kernels import split
     x, w = np.full((9, 200_000), -128), np.full((200_000, 8), -128)
     plan = kernels.plan("M4P8", acc_width=40)
-    assert split._acc_dtype(plan, x.shape[1], plan.split()[1]) == np.int64
+    assert split._acc_dtype(plan, x.shape[1], split._layout(plan, x.shape[1], 9, 8)) == np.int64
     got = kernels.matmul(x, w, "M4P8", acc_width=40)
     assert (got == 200_000 * int(opmodels.get("M4P8").evaluate(-128, -128))).all()
 
