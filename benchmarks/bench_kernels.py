@@ -78,7 +78,7 @@ def best_time(fn, repeat: int) -> float:
 
 
 def gather_kernel_matmul(plan, x, w):
-    """The LUT gather loop alone (what LUT mode runs for a table without a split)."""
+    """The LUT gather loop alone (what LUT mode runs for depthwise layers and tiny shapes)."""
     from opmodels.kernels import cpu
     return cpu.matmul(plan, x, w)
 

@@ -16,6 +16,7 @@ Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at ``xflat[base
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
@@ -42,17 +43,19 @@ STALE_CALLS = 256
 _cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # least recently used first
 _last_use: dict[tuple, int] = {}
 _clock = [0]
+_lock = threading.Lock()  # calls from several threads (the kernels release the GIL) share the cache
 
 
 def clear_cache() -> None:
     """Forget every prepared table (they are rebuilt on the next call)."""
-    _cache.clear()
-    _last_use.clear()
+    with _lock:
+        _cache.clear()
+        _last_use.clear()
 
 
 def cache_bytes() -> int:
     """The bytes the prepared tables take now."""
-    return sum(t.nbytes for t in _cache.values())
+    return sum(t.nbytes for t in list(_cache.values()))
 
 
 def _block_width(outputs: int) -> int:
@@ -151,17 +154,21 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
     if nbytes <= CACHE_BYTES // 4:
         key = (plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, wpat.shape,
                NB, hashlib.blake2b(wpat.tobytes(), digest_size=20).hexdigest())
-        _clock[0] += 1
-        tables = _cache.get(key)
+        with _lock:
+            _clock[0] += 1
+            tables = _cache.get(key)
+            if tables is not None:
+                _cache.move_to_end(key)
+                _last_use[key] = _clock[0]
+            room = tables is None and _make_room(nbytes)
         if tables is not None:
-            _cache.move_to_end(key)
-            _last_use[key] = _clock[0]
             yield 0, tables
             return
-        if _make_room(nbytes):
+        if room:
             tables = build(slice(0, steps), np.empty((G, nblocks, steps, rows, NB), T.dtype))
-            _cache[key] = tables
-            _last_use[key] = _clock[0]
+            with _lock:
+                _cache[key] = tables
+                _last_use[key] = _clock[0]
             yield 0, tables
             return
     kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
@@ -173,7 +180,7 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
 
 def _make_room(nbytes: int) -> bool:
     """Evict stale tables (unused for STALE_CALLS calls), least recently used first, until ``nbytes``
-    more fit; False (nothing evicted) when they cannot."""
+    more fit; False (nothing evicted) when they cannot. Called holding _lock."""
     held = cache_bytes()
     stale, freed = [], 0
     for key, tables in _cache.items():  # least recently used first
