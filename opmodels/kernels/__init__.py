@@ -10,8 +10,9 @@ the data, to the EXACT table's split kernel, which gives the same numbers):
 
 - LUT mode: an 8-bit multiplier is its 256 x 256 table (spec section 6). On the CPU each weight's
   table column is split into two 16- or 32-entry tables indexed by parts of the activation, so a MAC
-  row is two contiguous vector adds (see :mod:`.tables` and :mod:`.split`); every output still
-  accumulates k in order, so LOA accumulation runs in the same loop.
+  row is two contiguous vector adds (see :mod:`.tables` and :mod:`.split`); a table without such a
+  split gets whole-column rows (one vector add per MAC row). The tables are built once per layer's
+  weights and kept. Every output still accumulates k in order, so LOA accumulation runs in the same loop.
 - Behavioural mode: a wider multiplier runs its generated scalar function (no table exists).
 - ``multiplier=opmodels.EXACT_PRODUCT``: the exact product a*b of any int32 operands. (The catalog's
   ``"EXACT"`` is the 8-bit exact Booth multiplier: its operands are checked like any 8-bit operator's.)

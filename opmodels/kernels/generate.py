@@ -77,9 +77,9 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
 SPLIT_KERNELS = '''
 @numba.njit(cache=True, parallel=True, nogil=True)
-def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
+def build_tables(wpat, wpat2, has2, split, hb, pairs, tables):
     # tables[g, nb, s, r, :] for the NB weights of block nb at step s (patterns, zero-padded).
-    # One step (lo_rows = 16): row r is split[r, w]. A pair of steps (lo_rows = 256, exact adder
+    # One step: row r is split[r, w] (split: the split T, or a whole table). A pair of steps (exact adder
     # only): row r < 256 is split[r & 15, w] + split[r >> 4, w2], row 256 + h is
     # split[16 + (h & (2^hb - 1)), w] + split[16 + (h >> hb), w2]; has2 = 0 where the pair is a lone
     # last step. Flat unsigned indices: numba then skips its negative-index checks.
@@ -89,7 +89,6 @@ def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
     w2flat = wpat2.ravel()
     sflat = split.ravel()
     tflat = tables.reshape(-1)
-    pairs = lo_rows == 256
     for task in numba.prange(G * NBLK * KC):  # the (g, nb, s) order of the table's layout
         g = task // (NBLK * KC)
         nb = (task // KC) % NBLK
@@ -167,23 +166,61 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
                         #ACCUMULATE
                     aflat[a0 + j] = acc
 
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def row_kernel(xflat, base, koff, goff, tables, accs, MB):
+    # A table without a split: each step's table holds the weights' whole columns (256 rows, one
+    # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
+    # split_kernel's loops: two steps per pass, k ascending for every output.
+    G, NBLK, KC, R, NB = tables.shape
+    M = base.shape[0]
+    MBLK = (M + MB - 1) // MB
+    tflat = tables.reshape(-1)
+    aflat = accs.reshape(-1)
+    nbu = np.uint64(NB)
+    for task in numba.prange(G * NBLK * MBLK):
+        g = task // (NBLK * MBLK)
+        nb = (task // MBLK) % NBLK
+        m0 = (task % MBLK) * MB
+        m1 = min(M, m0 + MB)
+        for k in range(0, KC, 2):
+            two = k + 1 < KC
+            k1 = k + 1 if two else k
+            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
+            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+            for m in range(m0, m1):
+                b = base[m] + goff[g]
+                r0 = t0 + np.uint64(xflat[b + koff[k]]) * nbu
+                r1 = t1 + np.uint64(xflat[b + koff[k1]]) * nbu
+                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                for j in range(nbu):
+                    acc = aflat[a0 + j]
+                    p = tflat[r0 + j]
+                    #ACCUMULATE
+                    if two:
+                        p = tflat[r1 + j]
+                        #ACCUMULATE
+                    aflat[a0 + j] = acc
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def finish(accs, out, shift):
     # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
     # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
-    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping.
+    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping; one task per
+    # (image or matmul row, block of outputs): a matmul (P = 1) reads and writes both contiguously.
     G, NBLK, M, NB = accs.shape
     I, O, P = out.shape
     OG = O // G
-    for task in numba.prange(I * O):
-        i = task // O
-        o = task % O
-        g = o // OG
-        nb = (o % OG) // NB
-        j = (o % OG) % NB
-        for p in range(P):
-            v = np.int64(accs[g, nb, i * P + p, j])
-            out[i, o, p] = (v << shift) >> shift
+    for task in numba.prange(I * G * NBLK):
+        i = task // (G * NBLK)
+        g = (task // NBLK) % G
+        nb = task % NBLK
+        for j in range(min(NB, OG - nb * NB)):
+            o = g * OG + nb * NB + j
+            for p in range(P):
+                v = np.int64(accs[g, nb, i * P + p, j])
+                out[i, o, p] = (v << shift) >> shift
 '''
 
 # template name -> (text, renderer, LUT-mode product line, file stem)
