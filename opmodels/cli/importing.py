@@ -82,9 +82,11 @@ def import_verilog_sources(args) -> int:
         print("  first counterexamples (a, b, imported operator, simulation of the source):")
         for a, b, want, got in proof["counterexamples"][:10]:
             print(f"    a={a} b={b} imported={want} source={'x' if got is None else got}")
-        print(f"  the synthesised module and the simulated source disagree (synthesis/simulation mismatch: "
-              f"an incomplete sensitivity list, x or z values, `ifdef SYNTHESIS, initial blocks, ...); "
-              f"nothing written")
+        print("  the synthesised module and the simulated source disagree (synthesis/simulation mismatch: "
+              "an incomplete sensitivity list, x or z values, `ifdef SYNTHESIS, initial blocks, ...); "
+              "nothing written")
+        if proof.get("log"):
+            print(f"  simulation log: {proof['log']}")
         return 1
     path = importers.store(imported, args.output)
     print(f"wrote {path} and {path.with_suffix('.src')}/ in {time.perf_counter() - start:.1f} s "

@@ -14,4 +14,4 @@ sources); :func:`store` writes both. Nothing below the CLI imports this package.
 from .common import Imported, Source, read_sources, store
 from .verilog import MAX_OPERAND_WIDTH, import_verilog, lower_netlist
 
-__all__ = ["Imported", "MAX_OPERAND_WIDTH", "Source", "import_verilog", "lower_netlist", "read_sources", "store"]
+__all__ = ["MAX_OPERAND_WIDTH", "Imported", "Source", "import_verilog", "lower_netlist", "read_sources", "store"]

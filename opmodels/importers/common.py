@@ -75,7 +75,7 @@ def read_sources(paths, what: str = "Verilog file") -> list[Source]:
     return sources
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _version_line(command: tuple[str, ...]) -> str:
     try:
         result = tools.run(list(command), what=" ".join(command), cwd=tempfile.gettempdir())

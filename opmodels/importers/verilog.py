@@ -18,7 +18,10 @@ Every backend then applies to the operator: the interpreter, LUTs, the Numba ker
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -175,8 +178,7 @@ def import_verilog(sources, top: str, *, ports=PORTS, signed=(True, True, None),
     if lowering_mismatches:  # the lowering is ours: a difference here is a bug, not the user's RTL
         raise RuntimeError(f"{op_id}: the lowered IR differs from the Yosys netlist at {lowering_mismatches} "
                            f"of {a.size} pairs")
-    result = verification.verify(candidate, verilog=[f.path for f in files], top=top, ports=ports, params=params,
-                                 vectors=vectors, seed=seed, sim=sim)
+    result = _simulate(candidate, [f.path.resolve() for f in files], top, ports, params, vectors, seed, sim)
     proof = {
         "method": "Icarus simulation of the original source files (cocotb bench) against the imported operator",
         "passed": result.passed,
@@ -189,6 +191,7 @@ def import_verilog(sources, top: str, *, ports=PORTS, signed=(True, True, None),
         "counterexamples": [list(c) for c in result.counterexamples],  # a, b, imported, simulated source
         "netlist_check": {"vectors": int(a.size), "mismatches": 0},
         "simulation_seconds": round(result.seconds, 2),
+        **({"log": result.log} if result.log else {}),  # a failed proof keeps its build and log
         "tools": {"synthesis": netlist.tool, "simulator": icarus_version(), "cocotb": package_version("cocotb"),
                   "opmodels": package_version("opmodels")},
         "date": now(),
@@ -209,6 +212,23 @@ def import_verilog(sources, top: str, *, ports=PORTS, signed=(True, True, None),
                  f"lowered to {len(graph.nodes)} IR nodes")
     op = Operator(op_id, kind, graph, family="imported", params=params, structure=structure, provenance=provenance)
     return Imported(op, files)
+
+
+def _simulate(op: Operator, paths, top: str, ports, params: dict, vectors, seed: int, sim: str):
+    """The user's module in the verification bench (:func:`opmodels.verify.verify_many`), compared
+    with ``op`` on the check's vectors. The ports need no separate check: their widths come from the
+    synthesis of the same files. The build is removed after a pass and kept (with its log) otherwise."""
+    work = Path(tempfile.mkdtemp(prefix=f"opmodels-import-{op.id}-"))
+    dut = verification.Dut(op, top, list(paths), tuple(ports), dict(params))
+    try:
+        (result,) = verification.verify_many([dut], work, vectors=vectors, seed=seed, sim=sim)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    if result.passed:
+        shutil.rmtree(work, ignore_errors=True)
+        result.log = ""
+    return result
 
 
 def _params_text(params: dict) -> str:
