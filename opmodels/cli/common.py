@@ -46,9 +46,6 @@ class Commands:
         self._byo = Parser(add_help=False)
         self._byo.add_argument("--from", dest="from_", action="append", metavar="MODULE:ATTR",
                                help="load a user operator (an Operator or a function returning one) and register it")
-        self._byo.add_argument("--ops", action="append", metavar="DIR",
-                               help="an operator directory (opmodels import -o DIR) to find ids in; repeat for "
-                                    "several (default: $OPMODELS_OPS)")
 
     def add(self, name: str, func, help: str, ids: bool = True, all_ids=None) -> Parser:
         sub = self._sub.add_parser(name, help=help, parents=[self._byo])
@@ -73,8 +70,7 @@ def operators(args, allow_all: bool = True) -> list:
     if not args.ids:
         raise OpmodelsError("name at least one operator id (see `opmodels list`)" +
                             (" or --all" if allow_all else ""))
-    ops = getattr(args, "ops", None)
-    return [catalog.get(i, ops=ops) for i in args.ids]
+    return [catalog.get(i) for i in args.ids]
 
 
 def progress(items, desc: str):

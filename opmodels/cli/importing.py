@@ -109,7 +109,7 @@ def add_commands(commands) -> None:
     sub.add_argument("--kind", choices=KINDS, default="multiplier", help="multiplier (default) or adder")
     sub.add_argument("--vectors", default="default",
                      help="proof vectors: every pair up to 8 + 8 bits; wider: this many seeded random pairs "
-                          "plus corners (default 200000)")
+                          f"plus corners (default {importers.verilog.PROOF_RANDOM_VECTORS})")
     sub.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of the random proof vectors")
     rtl = sub.add_argument_group("Verilog sources", "combinational RTL, synthesised with Yosys and proved by "
                                                     "simulating the source with Icarus")
