@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import time
 
-from .. import artifacts, lut
-from ..catalog import catalog_ids, get, multipliers_8bit
+from .. import artifacts, lut, opsdir
+from ..catalog import catalog_ids, is_builtin, multipliers_8bit
 from ..errors import OpmodelsError
 from ..files import clean_temporaries, prepare_directory
 from ..metrics import MAX_SAMPLES, NAMES
-from .common import MAX_SEED, integer, operators
+from .common import MAX_SEED, integer, operators, resolve
 
 
 def cmd_list(args) -> int:
-    rows = [(op, op.metrics()) for op in map(get, catalog_ids())]
+    known = catalog_ids()
+    stored = [i for i in opsdir.ids(args.ops or None) if i not in known and not is_builtin(i)]
+    rows = [(op, op.metrics()) for op in (resolve(args, i) for i in known + stored)]
     if args.json:
         print(json.dumps([{"id": op.id, "family": op.family, "kind": op.kind, "parameters": op.params,
                            "ir_hash": op.ir_hash, "metrics": m.as_dict()} for op, m in rows], indent=2))
@@ -108,7 +110,7 @@ def cmd_metrics(args) -> int:
 
 
 def add_commands(commands) -> None:
-    sub = commands.add("list", cmd_list, "every catalog operator with its family, parameters, NMED and ER", ids=False)
+    sub = commands.add("list", cmd_list, "every catalog operator (and those of --ops / $OPMODELS_OPS) with its family, parameters, NMED and ER", ids=False)
     sub.add_argument("--json", action="store_true")
     commands.add("show", cmd_show, "parameters, structure and error metrics of an operator")
     sub = commands.add("gen-lut", cmd_gen_lut, "write 256x256 lookup tables of 8-bit operators",

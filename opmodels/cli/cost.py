@@ -6,10 +6,10 @@ import os
 import sys
 import time
 
-from ..catalog import catalog_ids, get
+from ..catalog import catalog_ids
 from ..cost import MAX_SAMPLES, baseline_id, cost, load_trace, synthesize
 from ..errors import OpmodelsError
-from .common import MAX_JOBS, MAX_SEED, integer, operators, progress
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, resolve
 
 
 def cmd_cost(args) -> int:
@@ -21,7 +21,7 @@ def cmd_cost(args) -> int:
     start = time.perf_counter()
     wanted = {op.id: op for op in ops}
     for op in ops:  # the exact baselines are costed too, for the relative columns
-        wanted.setdefault(baseline_id(op), get(baseline_id(op)))
+        wanted.setdefault(baseline_id(op), resolve(args, baseline_id(op)))
     operands = load_trace(args.trace) if args.trace else None
     for op in wanted.values():  # before any synthesis: a value out of range is the trace's fault
         try:
