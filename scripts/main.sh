@@ -13,6 +13,14 @@ netsim eval lenet5 --weights out/lenet5.pt --config examples/approx.toml | tee o
 if opmodels verify --help >/dev/null 2>&1; then
     opmodels verify M4P8 LOA8 | tee out/verify.txt
 fi
+# an RTL multiplier in the style of a third-party library (examples/rtl/mul8s_acme.v: a flat gate netlist
+# with ports A, B, O), imported as operator mul8s_acme into out/ops with its proof: Yosys synthesis,
+# lowering to the IR, Icarus simulation of the source on all 65,536 pairs (docs/import.md)
+if command -v iverilog >/dev/null 2>&1; then
+    opmodels import examples/rtl/mul8s_acme.v --top mul8s_acme --port-a A --port-b B --port-y O -o out/ops \
+        | tee out/import.txt
+    opmodels show mul8s_acme --ops out/ops | tee -a out/import.txt
+fi
 # explorations on LeNet-5 (docs/explore.md): resilience of every technique, whole network and per layer
 # (on half of the test set, to keep this script to minutes), the 42-multiplier DSE before and after one
 # short fine-tuning pass, the per-layer search, and the report. Results are cached in out/cache: a
