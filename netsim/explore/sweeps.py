@@ -6,6 +6,7 @@ plots and report.
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass, field
 
 from ..config import Config
@@ -174,6 +175,15 @@ def _noise(baseline: dict) -> dict:
             "one_sample": 1 / baseline["samples"]}
 
 
+def _logic_and_p(multiplier: str) -> tuple:
+    """The DSE row's logic and p: ``M4P8`` -> ("M4", 8); exact -> ("", 0); any other multiplier (an
+    imported one) is its own series: (its id, None)."""
+    if multiplier == "exact":
+        return "", 0
+    match = re.fullmatch(r"(M\d+)P(\d+)", multiplier)
+    return (match[1], int(match[2])) if match else (multiplier, None)
+
+
 def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: dict | None = None,
         tolerance: float = 0.0) -> dict:
     """Every multiplier on every layer: accuracy (and after fine-tuning), cost, Pareto front, optimum."""
@@ -194,8 +204,8 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     rows = []
     for m in ["exact", *multipliers]:
         before = by_key[(m, "before")]
-        row = {"multiplier": m, "logic": "" if m == "exact" else m.split("P")[0],
-               "p": 0 if m == "exact" else int(m.split("P")[1]),
+        logic, p = _logic_and_p(m)
+        row = {"multiplier": m, "logic": logic, "p": p,
                **costs[m],  # area, relative_area, energy, relative_energy
                "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),
