@@ -180,7 +180,7 @@ def test_wallace_tree_cli_with_param_then_show(tmp_path, capsys):
 @pytest.mark.rtl
 @pytest.mark.parametrize("file, top, wrong", [
     ("wrong_synthesis.v", "mul4s_ifdef", lambda a, b: np.where(a == 3, 0, a * b)),
-    ("wrong_sensitivity.v", "mul4s_stale", None),
+    pytest.param("wrong_sensitivity.v", "mul4s_stale", None, marks=pytest.mark.slow),
 ])
 def test_wrong_rtl_is_reported_with_counterexamples(tmp_path, capsys, file, top, wrong):
     imported = importers.import_verilog([RTL / file], top)
@@ -253,6 +253,7 @@ def test_a_bad_import_in_a_real_process_exits_2(tmp_path):
 # ---- every backend applies to an imported operator ---------------------------------------------------
 @requires_icarus
 @pytest.mark.rtl
+@pytest.mark.slow
 def test_the_imported_operators_re_emitted_verilog_verifies():
     imported = importers.import_verilog([RTL / "mul8x4u.v"], "mul8x4u", signed=(False, False, None))
     result = opmodels.verify.verify(imported.op)  # Verilog generated from the imported IR, simulated
@@ -286,6 +287,7 @@ def _round_trip(op_id: str, tmp_path, vectors=None):
 
 @requires_icarus
 @pytest.mark.rtl
+@pytest.mark.slow  # the default run has the round trip through Yosys of three operators, above
 def test_round_trip_one_catalog_operator(tmp_path):
     op, back = _round_trip("M3P6", tmp_path)
     np.testing.assert_array_equal(back.lut(), op.lut())
