@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run(*args, cwd):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "opmodels", *args], cwd=cwd, env=env, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "opmodels", *args], cwd=cwd, env=env, capture_output=True, check=False,
                             text=True)
     if result.returncode:
         sys.exit(f"opmodels {' '.join(args)} failed:\n{result.stdout}{result.stderr}")

@@ -117,7 +117,8 @@ def _check_ports(netlist: Netlist, top: str, ports) -> None:
                                          ("b", ports[1], netlist.inputs, "input"),
                                          ("y", ports[2], netlist.outputs, "output")):
         if port not in table:
-            raise OpmodelsError(f"module {top} has no {direction} port {port!r} for operand {role} (its ports: "
+            what = "the result y" if role == "y" else f"operand {role}"
+            raise OpmodelsError(f"module {top} has no {direction} port {port!r} for {what} (its ports: "
                                 f"{described}); name them with --port-a/--port-b/--port-y")
         width = len(table[port])
         limit = MAX_RESULT_WIDTH if role == "y" else MAX_OPERAND_WIDTH

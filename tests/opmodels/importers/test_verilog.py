@@ -216,7 +216,7 @@ BAD = [
     (["bad_designs.v", "--top", "mul40"], "port a \\(a\\) is 40 bits; an operand has 1..32 bits"),
     (["bad_designs.v", "--top", "mul8s_enable"], "has input\\(s\\) en besides a and b"),
     (["mul8x4u.v", "--top", "mul8x4u", "--port-b", "B"], "no input port 'B' for operand b"),
-    (["mul8x4u.v", "--top", "mul8x4u", "--port-y", "Q"], "no output port 'Q' for operand y"),
+    (["mul8x4u.v", "--top", "mul8x4u", "--port-y", "Q"], "no output port 'Q' for the result y"),
     (["wallace/wallace8.v", "wallace/pp.v", "wallace/csa.v", "wallace/fa.v", "--top", "wallace8",
       "--param", "WIDTH=8"], "module wallace8 has no parameter 'WIDTH'"),
     (["mul8x4u.v", "--top", "mul8x4u", "--param", "K"], "--param: takes NAME=INTEGER"),
