@@ -122,6 +122,18 @@ def test_unsigned_8x4():
 
 @requires_icarus
 @pytest.mark.rtl
+def test_mixed_signed_by_unsigned_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "ops"
+    assert main(["import", str(RTL / "mul4su.v"), "--top", "mul4su", "--signed-a", "--unsigned-b", "-o", str(out)]) == 0
+    op = opmodels.get("mul4su", ops=out)
+    assert (op.a.signed, op.b.signed, op.y.signed, op.y.width) == (True, False, True, 9)
+    a, b = grid(4, True)[:, None], grid(4, False)[None, :]
+    np.testing.assert_array_equal(op.evaluate(a, b), a * b)
+    assert op.provenance["proof"]["vectors"] == 256
+
+
+@requires_icarus
+@pytest.mark.rtl
 def test_the_readme_example_library_rtl(tmp_path):
     """examples/rtl/mul8s_acme.v: truncated Baugh-Wooley, O = A*B - sum_{i+j<5} a_i b_j 2^(i+j)."""
     imported = importers.import_verilog([ACME], "mul8s_acme", ports=("A", "B", "O"))
