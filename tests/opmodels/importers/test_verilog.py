@@ -286,6 +286,11 @@ def test_imported_operator_runs_through_the_kernels():
     a, b = x[:, :, None], w[None]
     dropped = sum(bits(a & 0xFF, i) * bits(b & 0xFF, j) << (i + j) for i in range(8) for j in range(8) if i + j < 5)
     np.testing.assert_array_equal(opmodels.kernels.matmul(x, w, multiplier=acme), (a * b - dropped).sum(axis=1))
+    wide = importers.import_verilog([RTL / "mul12s_trunc.v"], "mul12s_trunc", vectors=500).op  # behavioural
+    assert wide.provenance["proof"]["passed"] and not wide.has_lut
+    x, w = rng.integers(-2048, 2048, (4, 6)), rng.integers(-2048, 2048, (6, 3))
+    np.testing.assert_array_equal(opmodels.kernels.matmul(x, w, multiplier=wide),
+                                  (((x[:, :, None] * w[None]) >> 6) << 6).sum(axis=1))
 
 
 # ---- round trip through the whole import, with its proof --------------------------------------------
