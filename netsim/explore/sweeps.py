@@ -73,7 +73,8 @@ def parse_multipliers(text: str) -> list:
         ids = [f"M{m}P{p}" for m in range(int(m0), int(m1) + 1) for p in range(int(p0), int(p1) + 1)
                if p % 2 == 0]
     else:
-        ids = [t.upper() for t in text.split(",") if t]
+        import opmodels  # built-in ids in any case; a stored operator's id as written
+        ids = [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
     import opmodels
     for op_id in ids:
         try:
