@@ -175,6 +175,15 @@ def _noise(baseline: dict) -> dict:
             "one_sample": 1 / baseline["samples"]}
 
 
+def _logic_and_p(multiplier: str) -> dict:
+    """A catalog id's logic and P (``M4P8``: M4, 8); an imported operator is its own "logic"."""
+    import re
+    if multiplier == "exact":
+        return {"logic": "", "p": 0}
+    found = re.fullmatch(r"(M\d+)P(\d+)", multiplier)
+    return {"logic": found[1], "p": int(found[2])} if found else {"logic": multiplier, "p": None}
+
+
 def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: dict | None = None,
         tolerance: float = 0.0) -> dict:
     """Every multiplier on every layer: accuracy (and after fine-tuning), cost, Pareto front, optimum."""
@@ -195,8 +204,7 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     rows = []
     for m in ["exact", *multipliers]:
         before = by_key[(m, "before")]
-        row = {"multiplier": m, "logic": "" if m == "exact" else m.split("P")[0],
-               "p": 0 if m == "exact" else int(m.split("P")[1]),
+        row = {"multiplier": m, **_logic_and_p(m),
                **costs[m],  # area, relative_area, energy, relative_energy
                "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),
