@@ -141,7 +141,6 @@ class Description:
         lines = ["  ".join(c.rjust(w) if i >= 4 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
                  for r in table]
         lines.insert(1, "  ".join("-" * w for w in widths))
-        lines += [f"{row['layer']}: {row['operands']}" for row in self.rows if row.get("operands") not in (None, "-", "signed")]
         return "\n".join(lines)
 
 
@@ -163,7 +162,6 @@ def describe(model: nn.Module) -> Description:
             "recode": s.recode,
             "acc_width": layer.acc_width,
             "macs": layer.macs_per_sample if layer.macs_per_sample is not None else "?",
-            "operands": "-" if float_layer else layer.operands.describe() or "signed",  # the ports' view
         })
     if not rows:
         raise NetsimError("the model has no approximate layers; build one with netsim.convert(model, config)")

@@ -66,7 +66,11 @@ def test_an_unsigned_multiplier_runs_lenet5_with_unsigned_activations(lenet, ops
     status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--config", config, "--limit", "300",
                            "--calibration-batches", "2", "--no-progress")
     assert status == 0, err
-    assert out.count(": activations unsigned, weight offset 128") == 5  # each layer, below the table
+    config = Config.load(config)
+    model = convert(zoo.build("lenet5", weights=str(lenet)), config,
+                    calibrate(zoo.build("lenet5", weights=str(lenet)), data.loader(data.load("mnist5k", "train"), 256), batches=1))
+    described = [line for line in str(model).splitlines() if "multiplier=u8x8" in line]
+    assert len(described) == 5 and all("activations unsigned, weight offset 128" in line for line in described)
     approximate = float(out.split("approximate")[1].split()[0])
     quantized = float(out.split("quantized exact")[1].split()[0])
     assert approximate > quantized - 0.1  # 4 truncated product bits cost little accuracy
