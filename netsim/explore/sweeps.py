@@ -6,7 +6,6 @@ plots and report.
 from __future__ import annotations
 
 import fnmatch
-import re
 from dataclasses import dataclass, field
 
 from ..config import Config
@@ -74,7 +73,8 @@ def parse_multipliers(text: str) -> list:
         ids = [f"M{m}P{p}" for m in range(int(m0), int(m1) + 1) for p in range(int(p0), int(p1) + 1)
                if p % 2 == 0]
     else:
-        ids = [t.upper() for t in text.split(",") if t]
+        import opmodels  # built-in ids in any case; a stored operator's id as written
+        ids = [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
     import opmodels
     for op_id in ids:
         try:
@@ -175,13 +175,13 @@ def _noise(baseline: dict) -> dict:
             "one_sample": 1 / baseline["samples"]}
 
 
-def _logic_and_p(multiplier: str) -> tuple:
-    """The DSE row's logic and p: ``M4P8`` -> ("M4", 8); exact -> ("", 0); any other multiplier (an
-    imported one) is its own series: (its id, None)."""
+def _logic_and_p(multiplier: str) -> dict:
+    """A catalog id's logic and P (``M4P8``: M4, 8); an imported operator is its own "logic"."""
+    import re
     if multiplier == "exact":
-        return "", 0
-    match = re.fullmatch(r"(M\d+)P(\d+)", multiplier)
-    return (match[1], int(match[2])) if match else (multiplier, None)
+        return {"logic": "", "p": 0}
+    found = re.fullmatch(r"(M\d+)P(\d+)", multiplier)
+    return {"logic": found[1], "p": int(found[2])} if found else {"logic": multiplier, "p": None}
 
 
 def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: dict | None = None,
@@ -204,8 +204,7 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     rows = []
     for m in ["exact", *multipliers]:
         before = by_key[(m, "before")]
-        logic, p = _logic_and_p(m)
-        row = {"multiplier": m, "logic": logic, "p": p,
+        row = {"multiplier": m, **_logic_and_p(m),
                **costs[m],  # area, relative_area, energy, relative_energy
                "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),

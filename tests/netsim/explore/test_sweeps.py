@@ -243,8 +243,8 @@ def test_an_invalid_cache_entry_is_recomputed_with_a_warning(spec, tmp_path, cap
 def test_dse_rows_of_catalog_and_imported_multipliers():
     """A catalog id gives its logic and p; an imported multiplier (any other id) is its own series."""
     from netsim.explore.sweeps import _logic_and_p
-    assert _logic_and_p("exact") == ("", 0)
-    assert _logic_and_p("M4P8") == ("M4", 8)
-    assert _logic_and_p("M6P14") == ("M6", 14)
-    assert _logic_and_p("mul8s_acme") == ("mul8s_acme", None)
-    assert _logic_and_p("MP3") == ("MP3", None)
+    assert _logic_and_p("exact") == {"logic": "", "p": 0}
+    assert _logic_and_p("M4P8") == {"logic": "M4", "p": 8}
+    assert _logic_and_p("M6P14") == {"logic": "M6", "p": 14}
+    assert _logic_and_p("mul8s_acme") == {"logic": "mul8s_acme", "p": None}
+    assert _logic_and_p("MP3") == {"logic": "MP3", "p": None}
