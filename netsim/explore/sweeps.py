@@ -63,19 +63,22 @@ def baseline_config() -> Config:
 
 
 def parse_multipliers(text: str) -> list:
-    """``"M1-M6,P2-P14"`` (ranges, P even) or a comma list of ids ``"M4P8,M2P14"`` -> catalog ids."""
+    """``"M1-M6,P2-P14"`` (ranges, P even), optionally followed by more ids (``"M1-M6,P2-P14,mul8s_acme"``),
+    or a comma list of ids ``"M4P8,M2P14"`` -> operator ids."""
     import re
+
+    import opmodels
     text = text.replace(" ", "")
-    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?", text, re.IGNORECASE)
+    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?((?:,[^,]*)*)", text, re.IGNORECASE)
     if ranges:
-        m0, m1, p0, p1 = ranges.groups()
+        m0, m1, p0, p1, text = ranges.groups()
         m1, p1 = m1 or m0, p1 or p0
         ids = [f"M{m}P{p}" for m in range(int(m0), int(m1) + 1) for p in range(int(p0), int(p1) + 1)
                if p % 2 == 0]
     else:
-        import opmodels  # built-in ids in any case; a stored operator's id as written
-        ids = [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
-    import opmodels
+        ids = []
+    # built-in ids in any case; a stored operator's id as written
+    ids += [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
     for op_id in ids:
         try:
             op = opmodels.get(op_id)
