@@ -28,7 +28,7 @@ import numpy as np
 from .. import vectors as pairs
 from .. import verify as verification
 from ..bits import to_patterns
-from ..cost import CONST0, CONST1, DEFAULT_FLOW, Netlist, check_flow, synthesize
+from ..cost import CONST0, CONST1, DEFAULT_FLOW, Netlist, check_flow, elaborate, synthesize
 from ..errors import OpmodelsError
 from ..ir import Graph, Node, Op
 from ..operator import KINDS, Operator, check_id
@@ -131,6 +131,18 @@ def _check_ports(netlist: Netlist, top: str, ports) -> None:
                             f"imported operator has two operands (name them with --port-a/--port-b)")
 
 
+def _check_combinational(design: dict, top: str) -> None:
+    """A module with flip-flops or latches is refused, naming the clock or the latched signal."""
+    if design["flops"]:
+        signal, clock = design["flops"][0]
+        raise OpmodelsError(f"module {top} is sequential: {signal} is a flip-flop clocked by {clock}; only "
+                            f"combinational modules (no clock, no registers) can be imported (a pipelined "
+                            f"multiplier can be checked with opmodels verify --clock {clock} --latency N)")
+    if design["latches"]:
+        raise OpmodelsError(f"module {top} infers a latch on {design['latches'][0]}: a signal is not assigned on "
+                            f"every path of a combinational always block; only combinational logic can be imported")
+
+
 def check_arguments(top: str, ports, params, op_id, kind: str) -> tuple[str, tuple, dict, str]:
     """The arguments of an import, checked before any tool runs."""
     if not isinstance(top, str) or not _IDENTIFIER.fullmatch(top):
@@ -169,10 +181,9 @@ def import_verilog(sources, top: str, *, ports=PORTS, signed=(True, True, None),
     names = ", ".join(str(f.path) for f in files)
 
     start = time.perf_counter()
-    # One compilation unit, as iverilog reads several files; a newline between files, so a file
-    # without a trailing newline does not run into the next one.
-    netlist = synthesize("\n".join(f.text.rstrip("\n") + "\n" for f in files), top, name=names, flow=flow,
-                         params=params)
+    paths = [f.path.resolve() for f in files]
+    _check_combinational(elaborate(paths, top, params, name=names), top)
+    netlist = synthesize(paths, top, name=names, flow=flow, params=params)
     _check_ports(netlist, top, ports)
     graph = lower_netlist(netlist, ports, (signed_a, signed_b, signed_y))
     synthesised = time.perf_counter() - start
@@ -185,7 +196,7 @@ def import_verilog(sources, top: str, *, ports=PORTS, signed=(True, True, None),
     if lowering_mismatches:  # the lowering is ours: a difference here is a bug, not the user's RTL
         raise RuntimeError(f"{op_id}: the lowered IR differs from the Yosys netlist at {lowering_mismatches} "
                            f"of {a.size} pairs")
-    result = _simulate(candidate, [f.path.resolve() for f in files], top, ports, params, vectors, seed, sim)
+    result = _simulate(candidate, paths, top, ports, params, vectors, seed, sim)
     proof = {
         "method": "Icarus simulation of the original source files (cocotb bench) against the imported operator",
         "passed": result.passed,

@@ -223,8 +223,8 @@ def test_wrong_rtl_on_the_command_line_exits_1_and_writes_nothing(tmp_path, caps
 
 # ---- bad input: one line, exit 2, nothing written -----------------------------------------------------
 BAD = [
-    (["bad_designs.v", "--top", "mul8s_registered"], "sequential: its flip-flops .* clocked by clk"),
-    (["bad_designs.v", "--top", "mul8s_latch"], "infers a latch"),
+    (["bad_designs.v", "--top", "mul8s_registered"], "is sequential: y is a flip-flop clocked by clk"),
+    (["bad_designs.v", "--top", "mul8s_latch"], "infers a latch on y"),
     (["bad_designs.v", "--top", "mul40"], "port a \\(a\\) is 40 bits; an operand has 1..32 bits"),
     (["bad_designs.v", "--top", "mul8s_enable"], "has input\\(s\\) en besides a and b"),
     (["mul8x4u.v", "--top", "mul8x4u", "--port-b", "B"], "no input port 'B' for operand b"),
