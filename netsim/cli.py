@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--threads", type=options.threads, default=None,
                         help="torch threads (default: torch's choice)")
     common.add_argument("--no-progress", action="store_true", help="no progress bars")
+    options.add_operator_directories(common)
 
     sub = commands.add_parser("zoo", help="list the zoo models")
     sub.set_defaults(func=cmd_zoo)
@@ -186,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)  # every value is checked here, by its type (netsim.options)
-        return args.func(args)
+        with options.operator_directories(args):
+            return args.func(args)
     except OpmodelsError as error:  # NetsimError and the operator errors (unknown ids)
         print(f"netsim: error: {error}", file=sys.stderr)
         return 2

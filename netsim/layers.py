@@ -52,13 +52,15 @@ class ApproxMixin:
         self.settings = settings
         self.layer_name = name
         self.multiplier_op = settings.multiplier_operator()
+        self.operands = settings.operands()  # the ports' signedness: unsigned activations, a weight offset
         self.adder_op = settings.adder_operator()
         self.acc_width = settings.accumulator_width()
         self.booth_operand = "w" if settings.recode == "weight" else "x"
         self.macs_per_sample = None  # set by the first forward (or the calibration pass)
         scale = None
         if input_range is not None and settings.quantize:
-            scale = quant.scale_from_range(torch.tensor(input_range), settings.a_bits, settings.scale)
+            scale = quant.scale_from_range(torch.tensor(input_range), settings.a_bits, settings.scale,
+                                           self.operands.activation_signed)
         self.register_buffer("input_scale", scale, persistent=False)
         self.requantize()
 
@@ -76,6 +78,9 @@ class ApproxMixin:
         self._buffer("weight_q", quant.quantize(self.weight.detach().double(),
                                                 weight_scale.reshape(shape) if weight_scale.dim() else weight_scale,
                                                 s.w_bits).to(self.weight.device))
+        offset = self.operands.weight_offset  # an unsigned weight port: q + offset, removed after the sum
+        self._buffer("weight_k", self.weight_q.to(torch.int32 if s.w_bits >= 16 else torch.int16) + offset
+                     if offset else self.weight_q)
         self._exact_dtype, self._exact_chunk = self._exact_plan()
         self._prepare_weight()
 
@@ -123,7 +128,22 @@ class ApproxMixin:
         # no calibration: the scale of this batch (results then depend on the batch)
         s = self.settings
         value = x.detach().abs().mean() if s.a_bits == 1 else x.detach().abs().max()
-        return quant.scale_from_range(value, s.a_bits, s.scale)
+        return quant.scale_from_range(value, s.a_bits, s.scale, self.operands.activation_signed)
+
+    def quantize_input(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """The activations as the multiplier's activation port takes them (signed, or unsigned)."""
+        if self.operands.activation_signed:
+            return quant.quantize(x, scale, self.settings.a_bits)
+        return quant.quantize_unsigned(x, scale, self.settings.a_bits)
+
+    def _accumulators(self, xq: torch.Tensor, dtype=None) -> torch.Tensor:
+        """``_accumulate`` with the weight offset removed exactly: sum P(x, q + z) - z * sum x, in the
+        ``acc_width``-bit register (see ``netsim.config.operands``)."""
+        offset = self.operands.weight_offset
+        if not offset or self._exact():
+            return self._accumulate(xq, dtype)
+        acc = _wrap(self._accumulate(xq).to(torch.int64) - offset * self._input_sums(xq), self.acc_width)
+        return acc if dtype is None else acc.to(dtype)
 
     def _accumulate(self, xq: torch.Tensor, dtype=None) -> torch.Tensor:
         """The accumulators: int64, or integer-valued floats (the exact path, or ``dtype`` where the
@@ -132,7 +152,7 @@ class ApproxMixin:
 
     def _integer_forward(self, xq: torch.Tensor) -> torch.Tensor:
         """The signed ``acc_width``-bit accumulators as int64 (what the hardware MACs hold)."""
-        return self._accumulate(xq).to(torch.int64)
+        return self._accumulators(xq).to(torch.int64)
 
     def _exact_result(self, acc: torch.Tensor) -> torch.Tensor:
         """An exact float accumulator as it leaves the ``acc_width``-bit register."""
@@ -148,8 +168,8 @@ class ApproxMixin:
     def _approx_forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.settings
         a_scale = self.activation_scale(x)
-        xq = quant.quantize(x.detach(), a_scale, s.a_bits)
-        y = self._dequantize(self._accumulate(xq, x.dtype), a_scale, x.dtype)
+        xq = self.quantize_input(x.detach(), a_scale)
+        y = self._dequantize(self._accumulators(xq, x.dtype), a_scale, x.dtype)
         if self.bias is not None:
             y.add_(self._per_channel(self.bias.detach(), y.dim()))
         if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, self.weight, self.bias)):
@@ -186,7 +206,7 @@ class ApproxLinear(ApproxMixin, nn.Linear):
         return values  # output features are the last dimension
 
     def _prepare_weight(self):
-        self._buffer("weight_kt", self.weight_q.t().contiguous())  # [K, N], the kernels' layout
+        self._buffer("weight_kt", self.weight_k.t().contiguous())  # [K, N], the kernels' layout
         self._buffer("_weight_exact", self.weight_q.to(self._exact_dtype))
 
     def _float_forward(self, x, w):
@@ -201,6 +221,10 @@ class ApproxLinear(ApproxMixin, nn.Linear):
             acc = backend.matmul(x2, self.weight_kt.to(x2.device), self.multiplier_op, self.adder_op,
                                  self.acc_width, self.booth_operand, dtype)
         return acc.reshape(*lead, self.out_features)
+
+    def _input_sums(self, xq: torch.Tensor) -> torch.Tensor:
+        """sum over k of x, per output (broadcasts over the output features)."""
+        return xq.to(torch.int64).sum(dim=-1, keepdim=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = super().forward(x) if not self.settings.quantize else self._approx_forward(x)
@@ -256,9 +280,17 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
             def convolve(x, w):
                 return F.conv2d(x, w, None, self.stride, padding, self.dilation, self.groups)
             return self._exact_result(self._chunked(convolve, xq.to(self._exact_dtype), self._weight_exact))
-        return backend.conv2d(xq, self.weight_q.to(xq.device), self.multiplier_op, self.adder_op,
+        return backend.conv2d(xq, self.weight_k.to(xq.device), self.multiplier_op, self.adder_op,
                               self.acc_width, _int_or_pair(self.stride), _int_or_pair(padding),
                               _int_or_pair(self.dilation), self.groups, self.booth_operand, dtype)
+
+    def _input_sums(self, xq: torch.Tensor) -> torch.Tensor:
+        """sum of x over each output's window (padded positions are 0), per output channel."""
+        xq, padding = self._explicit_padding(xq)
+        ones = torch.ones((self.groups, self.in_channels // self.groups, *self.kernel_size), dtype=torch.float64,
+                          device=xq.device)
+        sums = F.conv2d(xq.to(torch.float64), ones, None, self.stride, padding, self.dilation, self.groups)
+        return sums.to(torch.int64).repeat_interleave(self.out_channels // self.groups, dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.settings.quantize:
@@ -292,7 +324,9 @@ def describe_settings(layer: ApproxMixin) -> str:
         return "float"
     mul = "exact" if layer.multiplier_op is None else layer.multiplier_op.id
     add = "exact" if layer.adder_op is None else layer.adder_op.id
-    return f"multiplier={mul}, adder={add}, w_bits={s.w_bits}, a_bits={s.a_bits}, recode={s.recode}"
+    ports = layer.operands.describe()
+    return f"multiplier={mul}, adder={add}, w_bits={s.w_bits}, a_bits={s.a_bits}, recode={s.recode}" + \
+        (f", {ports}" if ports else "")
 
 
 APPROX_TYPES = {nn.Conv2d: ApproxConv2d, nn.Linear: ApproxLinear}

@@ -7,6 +7,7 @@ parsed, before any file is read or written, and comes out as one line naming the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 from pathlib import Path
@@ -103,3 +104,38 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+# -- operator directories: --ops DIR on every command that takes an operator ------------------------------
+OPS_ENVIRONMENT = "OPMODELS_OPS"  # opmodels' own variable: every opmodels.get in this process reads it
+
+
+def operator_directory(text: str) -> Path:
+    path = _nonempty(text, "the operator directory")
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a directory (an operator directory holds <id>.json files)")
+    return path.resolve()
+
+
+def add_operator_directories(parser) -> None:
+    parser.add_argument("--ops", action="append", type=operator_directory, default=[], metavar="DIR",
+                        help="a directory of stored operators (opmodels.store, `opmodels import`) whose ids "
+                             "the command accepts; repeatable; searched before $OPMODELS_OPS")
+
+
+@contextlib.contextmanager
+def operator_directories(args):
+    """While a command runs, ``--ops`` directories come first in ``$OPMODELS_OPS``: every id lookup of
+    this process (configs, kernels, sweeps, cost) and of the worker processes it starts finds them."""
+    directories = [str(path) for path in getattr(args, "ops", None) or []]
+    before = os.environ.get(OPS_ENVIRONMENT)
+    if directories:
+        os.environ[OPS_ENVIRONMENT] = os.pathsep.join([*directories, *([before] if before else [])])
+    try:
+        yield
+    finally:
+        if directories:
+            if before is None:
+                os.environ.pop(OPS_ENVIRONMENT, None)
+            else:
+                os.environ[OPS_ENVIRONMENT] = before

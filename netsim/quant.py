@@ -10,6 +10,10 @@ A ``b``-bit value is ``q * s`` with ``q`` an integer in ``-(2^(b-1) - 1) .. 2^(b
 
 With ``scale = "pow2"`` the step is rounded up to a power of two: fixed point with a per-layer
 number of fractional bits.
+
+Unsigned activations (for a multiplier whose activation port is unsigned, see
+``netsim.config.operands``): ``q = clamp(round_half_even(x / s), 0, 2^b - 1)`` with
+``s = range / (2^b - 1)``; negative inputs become 0 (after a ReLU there are none).
 """
 from __future__ import annotations
 
@@ -31,9 +35,14 @@ def integer_dtype(bits: int) -> torch.dtype:
     return torch.int8 if bits <= 8 else torch.int16
 
 
-def scale_from_range(value: torch.Tensor, bits: int, mode: str = "float") -> torch.Tensor:
-    """The step for a range (max |x|, a percentile of |x|, or mean |x| for 1 bit); never 0."""
-    step = value.double() / (qmax(bits) if bits > 1 else 1)
+def unsigned_max(bits: int) -> int:
+    return (1 << bits) - 1
+
+
+def scale_from_range(value: torch.Tensor, bits: int, mode: str = "float", signed: bool = True) -> torch.Tensor:
+    """The step for a range (max |x|, a percentile of |x|, or mean |x| for 1 bit); never 0.
+    ``signed=False``: the step of unsigned values ``0 .. 2^bits - 1``."""
+    step = value.double() / ((qmax(bits) if bits > 1 else 1) if signed else unsigned_max(bits))
     step = torch.where(step > 0, step, torch.ones_like(step))
     if mode == "pow2":
         step = torch.exp2(torch.ceil(torch.log2(step)))
@@ -47,6 +56,12 @@ def quantize(x: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
     limit = qmax(bits)
     q = torch.round(x / scale.to(x.dtype)).clamp_(-limit, limit)
     return q.to(integer_dtype(bits))
+
+
+def quantize_unsigned(x: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
+    """Integers ``q`` in ``0 .. 2^bits - 1`` (int16, or int32 for 16 bits) with ``x ~ q * scale``."""
+    q = torch.round(x / scale.to(x.dtype)).clamp_(0, unsigned_max(bits))
+    return q.to(torch.int16 if bits < 16 else torch.int32)
 
 
 def weight_scale(weight: torch.Tensor, bits: int, granularity: str, mode: str = "float") -> torch.Tensor:

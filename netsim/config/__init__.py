@@ -11,11 +11,14 @@ A TOML file has a ``[default]`` table and any number of ``[[layer]]`` tables::
     match = "conv1"           # exact layer/op name, glob ("features.*"), type name ("Linear") or op
                               # kind ("linear", "conv1d", "conv_transpose2d", "matmul", "attention")
     multiplier = "exact"
+    [operators]               # optional: directories of stored operators, relative to this file
+    ops = ["ops/"]
 
 Precedence, lowest first: built-in defaults < ``[default]`` < type entries < glob entries < exact-name
 entries; within one kind, later entries refine earlier ones. Each entry sets only the keys it names.
 The modules: :mod:`.settings` (one layer's settings and the check of each key), :mod:`.widths` (the
-operator that operands of a bit width run on), :mod:`.toml` (text in and out, line numbers). This
+operator that operands of a bit width run on), :mod:`.operands` (the operands as the ports take them;
+the operator directories), :mod:`.toml` (text in and out, line numbers). This
 package does not import torch, so configurations are cheap to build in sweeps.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import NetsimError
-from . import toml
+from . import operands, toml
 from .settings import KEYS, LayerSettings, check_value
 from .widths import LUT_BITS, WIDE_WIDTH, operator_for
 
@@ -64,14 +67,16 @@ class Config:
     layers: tuple = ()
     source: str = "<config>"
     default_where: dict = field(default_factory=dict, compare=False, repr=False)  # key -> "approx.toml:3"
+    ops: tuple = ()  # operator directories ([operators] ops), absolute; searched before $OPMODELS_OPS
 
     def __post_init__(self):
         object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "ops", tuple(str(path) for path in self.ops))
         for key, value in self.default.items():
-            check_value(key, value, self.default_where.get(key, f"{self.source} [default]"))
+            check_value(key, value, self.default_where.get(key, f"{self.source} [default]"), self.ops)
         for entry in self.layers:
             for key, value in entry.settings.items():
-                check_value(key, value, entry.key_where.get(key, entry.where))
+                check_value(key, value, entry.key_where.get(key, entry.where), self.ops)
         self.base()  # catches e.g. 12-bit operands on an explicitly 8-bit multiplier
 
     # ---- building
@@ -87,6 +92,11 @@ class Config:
 
     def with_default(self, **settings) -> "Config":
         return replace(self, default={**self.default, **settings})
+
+    def with_ops(self, *directories) -> "Config":
+        """A copy that also finds operators in these directories (after its own)."""
+        found = operands.directories([str(d) for d in directories], Path.cwd(), "operator directories")
+        return replace(self, ops=(*self.ops, *(d for d in found if d not in self.ops)))
 
     def exact(self) -> "Config":
         """The same bit widths and quantization with the exact multiplier and adder everywhere."""
@@ -106,8 +116,16 @@ class Config:
             return f"{source}:{lines.key(table, index, key) if key else lines.table(table, index)}"
 
         for key in data:
-            if key not in ("default", "layer"):
-                raise NetsimError(f"{at(key)}: unknown table {key!r}; a config has [default] and [[layer]] tables")
+            if key not in ("default", "layer", "operators"):
+                raise NetsimError(f"{at(key)}: unknown table {key!r}; a config has [default], [[layer]] and "
+                                  f"[operators] tables")
+        ops = ()
+        if "operators" in data:
+            table = data["operators"]
+            if not isinstance(table, dict) or set(table) - {"ops"}:
+                raise NetsimError(f"{at('operators')}: [operators] takes one key, ops = [\"<directory>\", ...]")
+            base = Path(source).parent if Path(source).is_file() else Path.cwd()
+            ops = operands.directories(table.get("ops"), base, at("operators", key="ops"))
         default = data.get("default", {})
         if not isinstance(default, dict):
             raise NetsimError(f"{source}: [default] must be a table")
@@ -126,7 +144,8 @@ class Config:
             key_where = {key: at("layer", index, key, where) for key in settings}
             entries.append(Entry(match, settings, where, key_where))
         default_where = {key: at("default", 0, key, f"{source} [default]") for key in default}
-        return cls(default=dict(default), layers=tuple(entries), source=source, default_where=default_where)
+        return cls(default=dict(default), layers=tuple(entries), source=source, default_where=default_where,
+                   ops=ops)
 
     @classmethod
     def loads(cls, text: str, source: str = "<config>") -> "Config":
@@ -143,18 +162,19 @@ class Config:
             raise NetsimError(f"config {str(path)!r} is not a UTF-8 text file (byte {error.start} is "
                               f"{error.object[error.start:error.start + 1]!r}); a config is TOML text") from None
         config = cls.loads(text, str(path))
-        if not config.default and not config.layers:  # an empty or truncated file would run all-exact
+        if not config.default and not config.layers and not config.ops:  # an empty or truncated file would run all-exact
             raise NetsimError(f"config {str(path)!r} sets nothing; a config has a [default] table and/or "
                               f"[[layer]] tables (see docs/netsim.md)")
         return config
 
     def to_toml(self) -> str:
         """The TOML text of this configuration (loads back to an equal Config)."""
-        return toml.dumps(self.default, self.layers)
+        text = toml.dumps(self.default, self.layers)
+        return text + (f"\n[operators]\nops = [{', '.join(map(toml.value, self.ops))}]\n" if self.ops else "")
 
     # ---- resolving
     def base(self) -> LayerSettings:
-        settings = LayerSettings(**self.default)
+        settings = LayerSettings(**self.default, ops=self.ops)
         settings.check(f"{self.source} [default]")
         return settings
 
@@ -190,7 +210,7 @@ class Config:
                 origin[name] = entry.where
         resolved = {}
         for name, settings in merged.items():
-            resolved[name] = LayerSettings(**settings)
+            resolved[name] = LayerSettings(**settings, ops=self.ops)
             resolved[name].check(f"{origin[name]} (layer {name})")
         return resolved
 

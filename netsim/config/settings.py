@@ -1,12 +1,13 @@
 """One layer's settings, and the check of each setting (each key is validated here, once)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import opmodels
 from opmodels import Operator
 
 from ..errors import NetsimError
+from . import operands
 from .widths import LUT_BITS, operator_for
 
 BITS = range(1, 17)
@@ -29,6 +30,9 @@ class LayerSettings:
     scale: str = "float"  # "float" scales, or "pow2": fixed point with a power-of-two step
     acc_width: int = 0  # exact-adder accumulator bits; 0 = auto (32 up to 8-bit operands, else 64)
     quantize: bool = True  # false keeps the layer in floating point
+    weight_offset: bool = False  # an unsigned weight port takes the weights + 2^(w_bits-1) (netsim.config.operands)
+    # not a key: the operator directories of the config's [operators] table
+    ops: tuple = field(default=(), compare=False, repr=False, metadata={"key": False})
 
     @property
     def operand_bits(self) -> int:
@@ -41,10 +45,15 @@ class LayerSettings:
 
     def multiplier_operator(self) -> Operator | None:
         """The operator this layer's bit widths run on (None for "exact"). See :func:`operator_for`."""
-        return operator_for(self.multiplier, self.operand_bits)
+        return operator_for(self.multiplier, self.operand_bits, self.ops)
+
+    def operands(self) -> operands.Operands:
+        """How the activations and weights reach the multiplier's ports (signedness, weight offset)."""
+        return operands.plan(self.multiplier_operator(), self.multiplier, self.w_bits, self.a_bits, self.recode,
+                             self.weight_offset)
 
     def adder_operator(self) -> Operator | None:
-        return None if self.adder.lower() == "exact" else opmodels.get(self.adder)
+        return None if self.adder.lower() == "exact" else operands.get(self.adder, self.ops)
 
     def accumulator_width(self) -> int:
         adder = self.adder_operator()
@@ -55,12 +64,12 @@ class LayerSettings:
         return 32 if self.operand_bits <= LUT_BITS else 64
 
     def as_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in KEYS}
 
     def check(self, where: str) -> None:
         """The checks that need several keys at once: operator widths, accumulator vs adder."""
         try:
-            self.multiplier_operator()
+            self.operands()
             adder = self.adder_operator()
         except opmodels.OpmodelsError as error:
             raise NetsimError(f"{where}: {error}") from None
@@ -69,7 +78,7 @@ class LayerSettings:
                               f"{self.adder}; leave acc_width out or pick a LOA<l>W<w> id")
 
 
-KEYS = tuple(f.name for f in fields(LayerSettings))
+KEYS = tuple(f.name for f in fields(LayerSettings) if f.metadata.get("key", True))
 
 
 def _bits(key, value):
@@ -87,9 +96,9 @@ def _percentile(key, value):
         return f"percentile must be a number in (0, 100], not {value!r}"
 
 
-def _quantize(key, value):
+def _flag(key, value):
     if type(value) is not bool:
-        return f"quantize must be true or false, not {value!r}"
+        return f"{key} must be true or false, not {value!r}"
 
 
 def _choice(key, value):
@@ -97,13 +106,13 @@ def _choice(key, value):
         return f"{key} must be one of {', '.join(map(repr, CHOICES[key]))}, not {value!r}"
 
 
-def _operator(key, value):
+def _operator(key, value, ops=()):
     if not isinstance(value, str):
         return f"{key} must be an id string like 'M4P8', not {value!r}"
     if value.lower() == "exact":
         return None
     try:
-        op = opmodels.get(value)  # the config loader is an edge: strings become operators here
+        op = operands.get(value, ops)  # the config loader is an edge: strings become operators here
     except opmodels.OpmodelsError as error:
         return f"{key}: {error}"
     if key == "multiplier" and op.kind != "multiplier":
@@ -113,15 +122,16 @@ def _operator(key, value):
 
 
 _CHECKS = {"multiplier": _operator, "adder": _operator, "w_bits": _bits, "a_bits": _bits,
-           "acc_width": _acc_width, "percentile": _percentile, "quantize": _quantize,
+           "acc_width": _acc_width, "percentile": _percentile, "quantize": _flag, "weight_offset": _flag,
            **{key: _choice for key in CHOICES}}
 assert set(_CHECKS) == set(KEYS), "every LayerSettings field needs a check"
 
 
-def check_value(key: str, value, where: str) -> None:
-    """Validate one setting; ``where`` prefixes the error (``approx.toml:7``)."""
+def check_value(key: str, value, where: str, ops: tuple = ()) -> None:
+    """Validate one setting; ``where`` prefixes the error (``approx.toml:7``); ``ops``: the config's
+    operator directories."""
     if key not in _CHECKS:
         raise NetsimError(f"{where}: unknown key {key!r}; allowed keys: {', '.join(KEYS)}")
-    problem = _CHECKS[key](key, value)
+    problem = _CHECKS[key](key, value, ops) if _CHECKS[key] is _operator else _CHECKS[key](key, value)
     if problem:
         raise NetsimError(f"{where}: {problem}")

@@ -41,6 +41,7 @@ def _common(parser):
     parser.add_argument("--tolerance", type=options.fraction, default=0.0,
                         help="accuracy loss (fraction) still counted as lossless (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    options.add_operator_directories(parser)
 
 
 def add_subcommands(subparsers) -> None:
@@ -256,7 +257,8 @@ def main(argv=None) -> int:
     add_subcommands(parser.add_subparsers(dest="command", required=True, parser_class=options.Parser))
     try:
         args = parser.parse_args(argv)
-        return args.func(args)
+        with options.operator_directories(args):
+            return args.func(args)
     except (NetsimError, OpmodelsError) as error:
         print(f"netsim: error: {error}", file=sys.stderr)
         return 2

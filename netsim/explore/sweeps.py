@@ -63,18 +63,22 @@ def baseline_config() -> Config:
 
 
 def parse_multipliers(text: str) -> list:
-    """``"M1-M6,P2-P14"`` (ranges, P even) or a comma list of ids ``"M4P8,M2P14"`` -> catalog ids."""
+    """``"M1-M6,P2-P14"`` (ranges, P even), optionally followed by more ids (``"M1-M6,P2-P14,mul8s_acme"``),
+    or a comma list of ids ``"M4P8,M2P14"`` -> operator ids."""
     import re
+
+    import opmodels
     text = text.replace(" ", "")
-    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?", text, re.IGNORECASE)
+    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?((?:,[^,]*)*)", text, re.IGNORECASE)
     if ranges:
-        m0, m1, p0, p1 = ranges.groups()
+        m0, m1, p0, p1, text = ranges.groups()
         m1, p1 = m1 or m0, p1 or p0
         ids = [f"M{m}P{p}" for m in range(int(m0), int(m1) + 1) for p in range(int(p0), int(p1) + 1)
                if p % 2 == 0]
     else:
-        ids = [t.upper() for t in text.split(",") if t]
-    import opmodels
+        ids = []
+    # built-in ids in any case; a stored operator's id as written
+    ids += [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
     for op_id in ids:
         try:
             op = opmodels.get(op_id)
@@ -183,6 +187,15 @@ def _noise(baseline: dict) -> dict:
             "one_sample": 1 / baseline["samples"]}
 
 
+def _logic_and_p(multiplier: str) -> dict:
+    """A catalog id's logic and P (``M4P8``: M4, 8); an imported operator is its own "logic"."""
+    import re
+    if multiplier == "exact":
+        return {"logic": "", "p": 0}
+    found = re.fullmatch(r"(M\d+)P(\d+)", multiplier)
+    return {"logic": found[1], "p": int(found[2])} if found else {"logic": multiplier, "p": None}
+
+
 def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: dict | None = None,
         tolerance: float = 0.0) -> dict:
     """Every multiplier on every layer: accuracy (and after fine-tuning), cost, Pareto front, optimum."""
@@ -203,8 +216,7 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     rows = []
     for m in ["exact", *multipliers]:
         before = by_key[(m, "before")]
-        row = {"multiplier": m, "logic": "" if m == "exact" else m.split("P")[0],
-               "p": 0 if m == "exact" else int(m.split("P")[1]),
+        row = {"multiplier": m, **_logic_and_p(m),
                **costs[m],  # area, relative_area, energy, relative_energy
                "accuracy": before["accuracy"],
                "mcnemar_p": analysis.mcnemar(analysis.unpack_hits(baseline["hits"]),

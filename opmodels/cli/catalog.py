@@ -4,16 +4,18 @@ from __future__ import annotations
 import json
 import time
 
-from .. import artifacts, lut
-from ..catalog import catalog_ids, get, multipliers_8bit
+from .. import artifacts, lut, opsdir
+from ..catalog import catalog_ids, is_builtin, multipliers_8bit
 from ..errors import OpmodelsError
 from ..files import clean_temporaries, prepare_directory
 from ..metrics import MAX_SAMPLES, NAMES
-from .common import MAX_SEED, integer, operators
+from .common import MAX_SEED, integer, operators, resolve
 
 
 def cmd_list(args) -> int:
-    rows = [(op, op.metrics()) for op in map(get, catalog_ids())]
+    known = catalog_ids()
+    stored = [i for i in opsdir.ids(args.ops or None) if i not in known and not is_builtin(i)]
+    rows = [(op, op.metrics()) for op in (resolve(args, i) for i in known + stored)]
     if args.json:
         print(json.dumps([{"id": op.id, "family": op.family, "kind": op.kind, "parameters": op.params,
                            "ir_hash": op.ir_hash, "metrics": m.as_dict()} for op, m in rows], indent=2))
@@ -34,13 +36,43 @@ def cmd_show(args) -> int:
         print("parameters: " + (" ".join(f"{k}={v}" for k, v in op.params.items()) or "-"))
         print("ports: " + ", ".join(f"{p.name} {'signed' if p.signed else 'unsigned'} [{p.width - 1}:0]"
                                     for p in (op.a, op.b, op.y)))
-        print("provenance: " + " ".join(f"{k}={v}" for k, v in op.provenance.items()))
+        for line in _provenance(op.provenance):
+            print(line)
         print(f"IR: {len(op.graph.nodes)} nodes ({counts}); hash {op.ir_hash}")
         if op.structure:
             print("structure:\n  " + op.structure.replace("\n", "\n  "))
         how = "exhaustive" if m.exhaustive else f"{m.pairs} samples, seed {m.seed}"
         print(f"metrics ({how}): " + "  ".join(f"{k} {_fmt(k, getattr(m, k))}" for k in NAMES))
     return 0
+
+
+def _flat(value) -> str:
+    """A provenance value on one line: ``k=v`` pairs for a mapping, commas for a list."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_flat(v)}" for k, v in value.items()) if value else "-"
+    if isinstance(value, list):
+        return ", ".join(_flat(v) for v in value) if value else "-"
+    return str(value)
+
+
+def _provenance(provenance) -> list[str]:
+    """Where the operator comes from, its source files with their sha256, and the proof it passed."""
+    nested = {k: v for k, v in provenance.items() if isinstance(v, (dict, list)) and v and k != "proof"}
+    lines = ["provenance: " + " ".join(f"{k}={_flat(v)}" for k, v in provenance.items()
+                                       if k not in nested and k != "proof")]
+    for key, value in nested.items():
+        if key == "files":
+            lines += [f"  file {f.get('name')}: sha256 {f.get('sha256')}, {f.get('bytes')} bytes" for f in value]
+        else:
+            lines.append(f"  {key}: {_flat(value)}")
+    proof = provenance.get("proof")
+    if isinstance(proof, dict):
+        lines.append(f"proof: {'passed' if proof.get('passed') else 'FAILED'}, {proof.get('vectors')} vectors "
+                     f"({proof.get('pairs')}), {proof.get('mismatches')} mismatches; {proof.get('method')}")
+        lines.append(f"  tools: {_flat(proof.get('tools') or {})}; date {proof.get('date')}")
+        for a, b, want, got in (proof.get("counterexamples") or [])[:5]:
+            lines.append(f"  counterexample: a={a} b={b} imported={want} source={got}")
+    return lines
 
 
 def _fmt(name: str, value) -> str:
@@ -78,7 +110,7 @@ def cmd_metrics(args) -> int:
 
 
 def add_commands(commands) -> None:
-    sub = commands.add("list", cmd_list, "every catalog operator with its family, parameters, NMED and ER", ids=False)
+    sub = commands.add("list", cmd_list, "every catalog operator (and those of --ops / $OPMODELS_OPS) with its family, parameters, NMED and ER", ids=False)
     sub.add_argument("--json", action="store_true")
     commands.add("show", cmd_show, "parameters, structure and error metrics of an operator")
     sub = commands.add("gen-lut", cmd_gen_lut, "write 256x256 lookup tables of 8-bit operators",

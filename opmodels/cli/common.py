@@ -39,13 +39,16 @@ class Parser(argparse.ArgumentParser):
 
 
 class Commands:
-    """Adds subcommands that share ``--from`` and, where asked, operator ids and ``--all``."""
+    """Adds subcommands that share ``--from`` and ``--ops`` and, where asked, operator ids and ``--all``."""
 
     def __init__(self, parser: Parser):
         self._sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
         self._byo = Parser(add_help=False)
         self._byo.add_argument("--from", dest="from_", action="append", metavar="MODULE:ATTR",
                                help="load a user operator (an Operator or a function returning one) and register it")
+        self._byo.add_argument("--ops", action="append", metavar="DIR",
+                               help="an operator directory (<DIR>/<id>.json, written by `opmodels import` or "
+                                    "opmodels.store) to find ids in; repeatable; default $OPMODELS_OPS")
 
     def add(self, name: str, func, help: str, ids: bool = True, all_ids=None) -> Parser:
         sub = self._sub.add_parser(name, help=help, parents=[self._byo])
@@ -57,6 +60,12 @@ class Commands:
         return sub
 
 
+def resolve(args, op_id: str):
+    """One id as an operator: registered, built-in, then the operator directories of ``--ops`` (or
+    ``$OPMODELS_OPS``). Every command resolves its ids here, so every command takes ``--ops``."""
+    return catalog.get(op_id, ops=getattr(args, "ops", None) or None)
+
+
 def operators(args, allow_all: bool = True) -> list:
     """The operators a command names (ids, ``--all``, ``--from``): strings become operators here."""
     for spec in args.from_ or []:
@@ -66,11 +75,11 @@ def operators(args, allow_all: bool = True) -> list:
     if allow_all and getattr(args, "all", False):
         if args.ids:
             raise OpmodelsError("give operator ids or --all, not both")
-        return [catalog.get(i) for i in args.all_ids()]
+        return [resolve(args, i) for i in args.all_ids()]
     if not args.ids:
         raise OpmodelsError("name at least one operator id (see `opmodels list`)" +
                             (" or --all" if allow_all else ""))
-    return [catalog.get(i) for i in args.ids]
+    return [resolve(args, i) for i in args.ids]
 
 
 def progress(items, desc: str):

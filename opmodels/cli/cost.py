@@ -6,12 +6,12 @@ import os
 import sys
 import time
 
-from ..catalog import catalog_ids, get
 from .. import tools
+from ..catalog import catalog_ids
 from ..cost import MAX_SAMPLES, baseline_id, cost, design_cost, load_trace
 from ..errors import OpmodelsError
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, resolve
 from .rtl import assignments, ids_after_files
-from .common import MAX_JOBS, MAX_SEED, integer, operators, progress
 
 
 def cmd_cost(args) -> int:
@@ -27,7 +27,7 @@ def cmd_cost(args) -> int:
     start = time.perf_counter()
     wanted = {op.id: op for op in ops}
     for op in ops:  # the exact baselines are costed too, for the relative columns
-        wanted.setdefault(baseline_id(op), get(baseline_id(op)))
+        wanted.setdefault(baseline_id(op), resolve(args, baseline_id(op)))
     operands = _trace(args, wanted.values())
 
     def one(op):
@@ -100,7 +100,7 @@ def _cost_of_verilog_files(args) -> int:
     compute that operator first and measured on its stream, with the relative columns."""
     if getattr(args, "all", False) or len(args.ids) > 1:
         raise OpmodelsError("--verilog costs one design; name at most one operator id, the one it must compute")
-    op = get(args.ids[0]) if args.ids else None
+    op = resolve(args, args.ids[0]) if args.ids else None
     for path in args.verilog:
         if not os.path.isfile(path):
             raise OpmodelsError(f"Verilog file {path!r} {'is a directory' if os.path.isdir(path) else 'does not exist'}")
@@ -113,7 +113,7 @@ def _cost_of_verilog_files(args) -> int:
                         samples=args.samples, seed=args.seed, flow=args.flow, name=", ".join(args.verilog))
         record = c.as_dict() | {"files": list(args.verilog), "params": params, "checked_against": op.id if op else None}
         if op is not None and op.a.width == op.b.width:
-            base = cost(get(baseline_id(op)), operands, samples=args.samples, seed=args.seed,
+            base = cost(resolve(args, baseline_id(op)), operands, samples=args.samples, seed=args.seed,
                         use_cache=not args.no_cache, flow=args.flow)
             record |= {"baseline": base.id, "area_rel": _ratio(c.area_nand2, base.area_nand2),
                        "energy_rel": _ratio(c.energy_per_op, base.energy_per_op)}

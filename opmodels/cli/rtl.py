@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from .. import artifacts, tools, verification
-from ..catalog import catalog_ids, get
+from ..catalog import catalog_ids
 from ..errors import OpmodelsError
 from ..files import clean_temporaries, prepare_directory
-from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, shown
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, resolve, shown
 
 
 def cmd_gen_verilog(args) -> int:
@@ -57,7 +57,7 @@ def ids_after_files(args) -> None:
     for entry in args.verilog or []:
         if not os.path.exists(entry) and not entry.endswith((".v", ".sv", ".vh")) and "/" not in entry:
             try:
-                get(entry)
+                resolve(args, entry)
             except OpmodelsError:
                 pass
             else:
@@ -103,7 +103,7 @@ def cmd_verify(args) -> int:
         if args.mac:
             if args.verilog:
                 raise OpmodelsError("--mac checks the MAC shipped with opmodels (opm_mac.v); it does not take --verilog")
-            adder = get(args.mac)
+            adder = resolve(args, args.mac)
             results = [verification.verify_mac(op, adder, rtl=args.mac_rtl, streams=args.streams, k=args.k,
                                                seed=args.seed, sim=args.sim,
                                                work_dir=keep / f"{op.id}-mac" if keep else None)

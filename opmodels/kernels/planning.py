@@ -4,7 +4,8 @@
 an ``Operator`` or ``EXACT_PRODUCT``); the ``check_*`` helpers check the operands, each against the
 multiplier port it feeds; :func:`route` picks the CPU kernel from the operator and the shapes.
 
-Modes (from the operator): ``"lut"`` for an 8 x 8-bit multiplier (its 256 x 256 table),
+Modes (from the operator): ``"lut"`` for a multiplier whose operands both have at most 8 bits (a
+256 x 256 table indexed by the operands' bit patterns: 8 x 8, 8 x 4, unsigned or mixed alike),
 ``"behavioural"`` for a wider one (its generated scalar function), ``"exact"`` for EXACT_PRODUCT.
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Plan:
     def mode(self) -> str:
         if self.multiplier is EXACT_PRODUCT:
             return "exact"
-        return "lut" if self.multiplier.has_lut else "behavioural"
+        return "lut" if tables.fits_table(self.multiplier) else "behavioural"
 
     @property
     def multiplier_name(self) -> str:
@@ -115,8 +116,9 @@ def check_matmul_shapes(x, w) -> None:
 
 
 def check_range(plan_: Plan, name: str, array: np.ndarray) -> None:
-    """Every value of operand ``name`` ("x" or "w") must fit the port it feeds: a clear error naming
-    the first offending value."""
+    """Every value of operand ``name`` ("x" or "w") must fit the port it feeds (its own width and
+    signedness: an unsigned port takes 0..2^n-1, a 4-bit signed one -8..7): a clear error naming the
+    first offending value."""
     port = plan_.port_of(name)
     bad = port.out_of_range(array)
     if bad is not None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import interp
+from ..lut import LUT_WIDTH
 from ..operator import Operator
 
 SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recoded digits share bit 3)
@@ -27,10 +29,21 @@ _luts: dict[str, np.ndarray] = {}
 _splits: dict[tuple, tuple[int, np.ndarray] | None] = {}
 
 
+def fits_table(op: Operator) -> bool:
+    """True when both operands have at most 8 bits: the kernels then run the operator as a table."""
+    return op.a.width <= LUT_WIDTH and op.b.width <= LUT_WIDTH
+
+
 def lut_of(op: Operator) -> np.ndarray:
-    """The operator's table ``[a & 0xFF, b & 0xFF]``, built once per IR hash."""
+    """The kernels' table ``[a & 0xFF, b & 0xFF]`` of an operator with ports of at most 8 bits, each
+    port reading the low bits of the index that are its own (its bit pattern): for an 8 x 8 operator
+    this is ``op.lut()``; for an 8 x 4 one, value v of the 4-bit port is found at any index whose low 4
+    bits are v's pattern, e.g. ``v & 0xFF``. The rows and columns of values outside a port's range are
+    never read (the kernels check every operand against its port first). Built once per IR hash."""
     if op.ir_hash not in _luts:
-        _luts[op.ir_hash] = op.lut()
+        patterns = np.arange(1 << LUT_WIDTH, dtype=np.uint32)  # the interpreter takes each port's low bits
+        y = interp.evaluate(op.graph, {"a": patterns[:, None], "b": patterns[None, :]})["y"]
+        _luts[op.ir_hash] = np.ascontiguousarray(op.y.read(y).astype(np.int32))
     return _luts[op.ir_hash]
 
 

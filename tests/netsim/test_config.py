@@ -156,7 +156,8 @@ def test_each_key_is_validated_once(monkeypatch):
     import netsim.config as package
     seen = []
     check = package.check_value
-    monkeypatch.setattr(package, "check_value", lambda key, value, where: seen.append((key, where)) or check(key, value, where))
+    monkeypatch.setattr(package, "check_value",
+                        lambda key, value, where, *ops: seen.append((key, where)) or check(key, value, where, *ops))
     Config.loads(EXAMPLE, "approx.toml")
     # 4 keys in [default], 2 + 1 + 2 in the [[layer]] entries, each once and with its own line
     assert sorted(seen) == sorted([("multiplier", "approx.toml:2"), ("adder", "approx.toml:3"),

@@ -1,0 +1,107 @@
+"""Imported operators in netsim, found through ``--ops DIR`` and the config's ``[operators]`` table:
+LeNet-5 runs on an exact and an unsigned multiplier stored with opmodels.store; the exact one gives
+the quantized-exact model bit for bit; the unsigned one runs with unsigned activations."""
+import json
+
+import pytest
+import torch
+
+import opmodels
+from netsim import cli, data, train, zoo
+from netsim.config import Config
+from netsim.network import calibrate, convert
+from tests.opmodels.cli.test_ops_option import exact_signed_8x8
+from tests.opmodels.test_operands import build
+
+
+@pytest.fixture(scope="module")
+def lenet(tmp_path_factory):
+    """A LeNet-5 briefly trained on 512 embedded digits (seconds), saved as a netsim checkpoint."""
+    from netsim import checkpoint
+    torch.manual_seed(0)
+    model = zoo.lenet5()
+    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(512))
+    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=2, lr=3e-3, shift=0, progress=False)
+    path = tmp_path_factory.mktemp("weights") / "lenet5.pt"
+    checkpoint.save(path, model, "lenet5")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ops(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("ops")
+    opmodels.store(opmodels.Operator.from_function("sexact8", "multiplier", 8, exact_signed_8x8), directory)
+    opmodels.store(build("u8x8"), directory)
+    return directory
+
+
+def run(capsys, *argv):
+    status = cli.main([*map(str, argv)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_an_imported_exact_multiplier_gives_the_quantized_exact_model_bit_for_bit(lenet, ops, capsys):
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "sexact8",
+                           "--limit", "300", "--calibration-batches", "2", "--json", "--no-progress")
+    assert status == 0, err
+    report = json.loads(out)
+    assert report["accuracy"]["approximate"] == report["accuracy"]["quantized_exact"]
+    assert {row["multiplier"] for row in report["layers"]} == {"sexact8"}
+    # the logits themselves, not only the accuracy
+    model = zoo.build("lenet5", weights=str(lenet)).eval()
+    calibration = calibrate(model, data.loader(data.load("mnist5k", "train"), 256), batches=1)
+    config = Config(default={"multiplier": "sexact8"}, ops=(ops,))
+    x = next(iter(data.loader(data.load("mnist5k", "test"), 128)))[0]
+    with torch.no_grad():
+        approximate = convert(model, config, calibration)(x)
+        exact = convert(model, config.exact(), calibration)(x)
+    assert torch.equal(approximate, exact)
+
+
+def test_an_unsigned_multiplier_runs_lenet5_with_unsigned_activations(lenet, ops, tmp_path, capsys):
+    config = tmp_path / "unsigned.toml"
+    config.write_text('[default]\nmultiplier = "u8x8"\nweight_offset = true\n\n[operators]\nops = ["ops"]\n')
+    (tmp_path / "ops").symlink_to(ops, target_is_directory=True)
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--config", config, "--limit", "300",
+                           "--calibration-batches", "2", "--no-progress")
+    assert status == 0, err
+    config = Config.load(config)
+    model = convert(zoo.build("lenet5", weights=str(lenet)), config,
+                    calibrate(zoo.build("lenet5", weights=str(lenet)), data.loader(data.load("mnist5k", "train"), 256), batches=1))
+    described = [line for line in str(model).splitlines() if "multiplier=u8x8" in line]
+    assert len(described) == 5 and all("activations unsigned, weight offset 128" in line for line in described)
+    approximate = float(out.split("approximate")[1].split()[0])
+    quantized = float(out.split("quantized exact")[1].split()[0])
+    assert approximate > quantized - 0.1  # 4 truncated product bits cost little accuracy
+
+
+def test_without_weight_offset_the_unsigned_multiplier_is_refused_in_one_line(lenet, ops, capsys):
+    status, _, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "u8x8",
+                         "--no-progress")
+    assert status == 2 and err.count("\n") == 1 and "set weight_offset = true" in err
+
+
+def test_ops_must_name_a_directory(lenet, tmp_path, capsys):
+    status, _, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", tmp_path / "none",
+                         "--multiplier", "sexact8")
+    assert status == 2 and "is not a directory" in err and err.count("\n") == 1
+
+
+def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_path):
+    """A real process, so the local executor's worker processes must find the directory too."""
+    import os
+    import subprocess
+    import sys
+    from tests.utils import ROOT
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("OPMODELS_OPS", None)
+    run_ = subprocess.run([sys.executable, "-m", "netsim", "dse", "lenet5", "--weights", str(lenet), "--ops", str(ops),
+                           "--multipliers", "M4P8,sexact8", "--test-limit", "200", "--workers", "1",
+                           "-o", str(tmp_path / "out"), "--no-progress"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert run_.returncode == 0, run_.stderr
+    rows = {row["multiplier"]: row for row in json.loads((tmp_path / "out" / "dse.json").read_text())["rows"]}
+    assert set(rows) == {"exact", "M4P8", "sexact8"}
+    assert rows["sexact8"]["accuracy"] == rows["exact"]["accuracy"]  # the exact product, imported
+    assert rows["sexact8"]["logic"] == "sexact8" and rows["sexact8"]["p"] is None
