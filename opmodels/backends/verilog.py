@@ -122,13 +122,28 @@ RENDERED_OPS = set(RENDER) | set(INLINE) | {Op.INPUT, Op.TABLE}
 
 
 def _case_rom(name: str, node: Node, index: Ref) -> list[str]:
-    """A TABLE as a synthesisable ROM: a ``reg`` set by a full ``case`` over the index in an
-    ``always @*`` block (every index has an entry, and a default keeps it free of latches)."""
+    """A TABLE as a synthesisable ROM: a ``reg`` set by full ``case`` statements over the index in an
+    ``always @*`` block (every index has an entry, and defaults keep it free of latches). An index of
+    more than 8 bits is split, a case over its high bits around cases over its low 8 bits, so a
+    simulator compares at most 2 x 256 labels per evaluation instead of 65,536."""
     vector = f"[{node.width - 1}:0] " if node.width > 1 else ""
-    lines = [f"  reg {vector}{name};", f"  always @* begin", f"    case ({index})"]
-    lines += [f"      {index.width}'d{i}: {name} = {node.width}'d{v};" for i, v in enumerate(node.params)]
-    lines += [f"      default: {name} = {node.width}'d0;", "    endcase", "  end"]
-    return lines
+    low = min(index.width, 8)
+    high = index.width - low
+    lines = [f"  reg {vector}{name};", "  always @* begin"]
+
+    def inner(offset: int, indent: str, selector: Ref) -> list[str]:
+        body = [f"{indent}case ({selector})"]
+        body += [f"{indent}  {low}'d{i}: {name} = {node.width}'d{node.params[offset + i]};" for i in range(1 << low)]
+        return body + [f"{indent}  default: {name} = {node.width}'d0;", f"{indent}endcase"]
+
+    if high == 0:
+        lines += inner(0, "    ", index)
+    else:
+        lines.append(f"    case ({_slice(index, low, high)})")
+        for h in range(1 << high):
+            lines += [f"      {high}'d{h}: begin", *inner(h << low, "        ", _slice(index, 0, low)), "      end"]
+        lines += [f"      default: {name} = {node.width}'d0;", "    endcase"]
+    return lines + ["  end"]
 
 
 def _is_identity(node: Node, args: list[Ref]) -> bool:
