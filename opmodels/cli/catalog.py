@@ -53,12 +53,12 @@ def cmd_gen_lut(args) -> int:
         if not op.has_lut:
             raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist "
                                 f"for 8-bit operators only")
+    start = time.perf_counter()
     # Every file's content first (a table a format cannot hold is refused before anything is written).
     files = {name: data for op in ops for name, data in
              artifacts.table_files(op, [args.format], args.orientation).items()}
     directory = prepare_directory(args.output, list(files), option="-o")
     clean_temporaries(directory)  # of a run that was killed: this run rewrites every file of every operator
-    start = time.perf_counter()
     write_atomic_set({directory / name: data for name, data in files.items()})
     print(f"wrote {len(ops)} table(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
     return 0

@@ -188,8 +188,9 @@ def compare(table: np.ndarray, reference: np.ndarray, source: str, what: str) ->
     if table.shape == reference.shape and np.array_equal(table, reference):
         return
     if table.shape == reference.shape[::-1] and np.array_equal(table.T, reference):
-        raise OpmodelsError(f"{source}: the table is transposed with respect to {what}: its rows are port b; "
-                            f"pass --orientation b,a (or a,b if you gave b,a)")
+        raise OpmodelsError(f"{source}: the table is transposed with respect to {what}: its rows are port b "
+                            f"(pass --orientation b,a if it is stored so, or check which port the reference's "
+                            f"first argument is)")
     if table.shape != reference.shape:
         raise OpmodelsError(f"{source}: the table is {table.shape[0]} x {table.shape[1]}, {what} gives "
                             f"{reference.shape[0]} x {reference.shape[1]}")

@@ -349,3 +349,15 @@ def test_imported_table_verifies_in_icarus(tmp_path, width):
     from opmodels.verify import verify
     result = verify(_imported(tmp_path, width))
     assert result.mismatches == 0 and result.vectors == 1 << (2 * width)
+
+
+def test_cli_reference_operator_settles_or_refuses_the_orientation(tmp_path, capsys, monkeypatch, m4p8):
+    monkeypatch.chdir(tmp_path)
+    _write(artifacts.table_files(m4p8, ["torchapprox"], orientation="b,a"), tmp_path)
+    base = ["import", "--table", "M4P8.torchapprox.npy", "--format", "torchapprox", "--signed", "--reference",
+            "M4P8", "-o", "ops"]
+    assert cli.main(base + ["--id", "again"]) == 0
+    assert "rows are port b" in capsys.readouterr().out
+    assert cli.main(base + ["--id", "wrong", "--orientation", "a,b"]) == 2
+    assert "transposed with respect to operator M4P8" in capsys.readouterr().err
+    assert not (tmp_path / "ops/wrong.json").exists()
