@@ -361,3 +361,12 @@ def test_cli_reference_operator_settles_or_refuses_the_orientation(tmp_path, cap
     assert cli.main(base + ["--id", "wrong", "--orientation", "a,b"]) == 2
     assert "transposed with respect to operator M4P8" in capsys.readouterr().err
     assert not (tmp_path / "ops/wrong.json").exists()
+
+
+def test_c_model_8_x_4_unsigned(tmp_path):
+    (tmp_path / "m84.c").write_text("#include <stdint.h>\nuint16_t m84(uint8_t A, uint8_t B) "
+                                    "{ return (uint16_t)(A * (B & 0x0E)); }\n")
+    op = cmodel.import_c(tmp_path / "m84.c", "m84", "a,b", widths=(8, 4))
+    assert (op.a.width, op.b.width, op.y.width, op.a.signed) == (8, 4, 12, False)
+    a, b = np.arange(256), np.arange(16)
+    np.testing.assert_array_equal(op.evaluate(a[:, None], b[None, :]), a[:, None] * (b[None, :] & 0x0E))
