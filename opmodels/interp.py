@@ -61,6 +61,11 @@ def _sext(node: Node, args, widths, inputs):
     return _fill_above(x, widths[0] - 1, widths[0], node.width)
 
 
+def _table(node: Node, args, widths, inputs):
+    values = np.array(node.params, dtype=dtype_for(node.width))
+    return values[np.asarray(args[0]).astype(np.intp)]
+
+
 def _wrap(fn):
     def apply(node: Node, args, widths, inputs):
         return fn(*args) & dtype_for(node.width)(mask(node.width))
@@ -85,4 +90,5 @@ _EVAL = {
     Op.ZEXT: lambda node, args, widths, inputs: np.asarray(args[0]).astype(dtype_for(node.width)),
     Op.SEXT: _sext,
     Op.CAST: lambda node, args, widths, inputs: args[0],
+    Op.TABLE: _table,
 }

@@ -27,7 +27,13 @@ MUX        (s, x1, x0)         ()              x1 if s else x0             w(s) 
 ZEXT       (x,)                ()              x with zeros above          w >= w(x)
 SEXT       (x,)                ()              x with its top bit above    w >= w(x)
 CAST       (x,)                ()              the same bits               w = w(x) (signedness changes)
+TABLE      (x,)                (v0, v1, ...)   v[x], a constant table      2**w(x) values, w(x) <= 16,
+                                                                           0 <= v < 2**w
 =========  ==================  ==============  =================================================
+
+TABLE is a read-only memory: the index is the argument's bit pattern, the values are result bit
+patterns (``signed`` says how they are read, as for every node). Imported lookup tables and C models
+are ``TABLE(CONCAT(b, a))``: row a, column b, index ``a * 2**w(b) + b``.
 """
 from __future__ import annotations
 
@@ -39,6 +45,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 MAX_WIDTH = 64
+MAX_TABLE_INDEX = 16  # a TABLE has at most 2**16 entries
 
 
 class IRError(ValueError):
@@ -63,6 +70,7 @@ class Op(enum.Enum):
     ZEXT = "zext"
     SEXT = "sext"
     CAST = "cast"
+    TABLE = "table"
 
 
 BITWISE_BINARY = (Op.AND, Op.OR, Op.XOR)
@@ -175,6 +183,11 @@ _NODE_LINE = re.compile(r"%(?P<index>\d+) = (?P<op>[a-z_]+)\((?P<args>[%\d, ]*)\
 _OUTPUT_LINE = re.compile(r"out (?P<name>\S+) = %(?P<index>\d+)")
 
 
+def _fits(values: tuple[int, ...], width: int) -> bool:
+    limit = 1 << width
+    return all(type(v) is int and 0 <= v < limit for v in values)
+
+
 def validate(graph: Graph) -> None:
     """Check every node against the op table once, so backends may trust the graph."""
     nodes = graph.nodes
@@ -204,6 +217,8 @@ def validate(graph: Graph) -> None:
             ok = w[0] == 1 and w[1] == w[2] == n.width
         elif n.op in (Op.ZEXT, Op.SEXT):
             ok = n.width >= w[0]
+        elif n.op is Op.TABLE:
+            ok = w[0] <= MAX_TABLE_INDEX and len(n.params) == 1 << w[0] and _fits(n.params, n.width)
         else:  # NOT, CAST
             ok = n.width == w[0]
         if not ok:

@@ -15,7 +15,7 @@ import numpy as np
 from . import artifacts, interp
 from .errors import OpmodelsError
 
-FORMATS = ("npy", "c")
+FORMATS = tuple(artifacts.TABLE_FORMATS)  # ours (npy, c) and the peers' (docs/formats.md)
 LUT_WIDTH = 8
 
 

@@ -8,12 +8,26 @@ function asks the driver for the current device when it is typed).
 """
 from __future__ import annotations
 
+from ..ir import Op
 from .numba_cpu import Renderer, load_module
+
+# A TABLE becomes a global array, which numba places in the GPU's constant memory (64 KiB in all).
+MAX_TABLE_BYTES = 32 * 1024
 
 
 class CudaRenderer(Renderer):
     decorator = '@cuda.jit(device=True, inline="always")'
     header = "import numpy as np\nimport numba\nfrom numba import cuda\n"
+
+    def _table(self, node, args, widths):
+        size = len(node.params) * next(n for n in (1, 2, 4, 8) if node.width <= 8 * n)
+        if size > MAX_TABLE_BYTES:
+            raise NotImplementedError(
+                f"the CUDA backend renders tables of at most {MAX_TABLE_BYTES // 1024} KiB (constant memory), "
+                f"not {size // 1024} KiB; an 8-bit operator runs on the GPU through its lookup table instead")
+        return Renderer._table(self, node, args, widths)
+
+    HANDLERS = {**Renderer.HANDLERS, Op.TABLE: _table}
 
 
 CUDA = CudaRenderer()

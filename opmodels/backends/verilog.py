@@ -2,8 +2,8 @@
 
 Reads only the IR: :func:`convert` is a pure function of the graph and a module name; the header
 with the operator's id, parameters, IR hash and metrics comes from :mod:`opmodels.artifacts`. Every node is
-rendered by one entry of :data:`RENDER`, an exhaustive table over :class:`~opmodels.ir.Op`; a node
-of an op without an entry fails loudly. Each rendered node becomes one ``assign`` of a wire of the
+rendered by one entry of :data:`RENDER`, an exhaustive table over :class:`~opmodels.ir.Op` (a
+``TABLE`` becomes a case ROM, :func:`_case_rom`); a node of an op without an entry fails loudly. Each rendered node becomes one ``assign`` of a wire of the
 node's exact width whose operands are plain identifiers, bit selects or sized constants, so Verilog's
 context-dependent expression sizing never widens an operation: the bits are the interpreter's bits.
 Nodes the IR names (``pp0``, ``one0``, ``neg0``, ``low_or``...) keep their names, so the partial-product
@@ -118,7 +118,32 @@ INLINE = {
     Op.CAST: lambda node, x: x,
     Op.SLICE: lambda node, x: _slice(x, node.params[0], node.width),
 }
-RENDERED_OPS = set(RENDER) | set(INLINE) | {Op.INPUT}
+RENDERED_OPS = set(RENDER) | set(INLINE) | {Op.INPUT, Op.TABLE}
+
+
+def _case_rom(name: str, node: Node, index: Ref) -> list[str]:
+    """A TABLE as a synthesisable ROM: a ``reg`` set by full ``case`` statements over the index in an
+    ``always @*`` block (every index has an entry, and defaults keep it free of latches). An index of
+    more than 8 bits is split, a case over its high bits around cases over its low 8 bits, so a
+    simulator compares at most 2 x 256 labels per evaluation instead of 65,536."""
+    vector = f"[{node.width - 1}:0] " if node.width > 1 else ""
+    low = min(index.width, 8)
+    high = index.width - low
+    lines = [f"  reg {vector}{name};", "  always @* begin"]
+
+    def inner(offset: int, indent: str, selector: Ref) -> list[str]:
+        body = [f"{indent}case ({selector})"]
+        body += [f"{indent}  {low}'d{i}: {name} = {node.width}'d{node.params[offset + i]};" for i in range(1 << low)]
+        return body + [f"{indent}  default: {name} = {node.width}'d0;", f"{indent}endcase"]
+
+    if high == 0:
+        lines += inner(0, "    ", index)
+    else:
+        lines.append(f"    case ({_slice(index, low, high)})")
+        for h in range(1 << high):
+            lines += [f"      {high}'d{h}: begin", *inner(h << low, "        ", _slice(index, 0, low)), "      end"]
+        lines += [f"      default: {name} = {node.width}'d0;", "    endcase"]
+    return lines + ["  end"]
 
 
 def _is_identity(node: Node, args: list[Ref]) -> bool:
@@ -160,6 +185,10 @@ def render_body(graph: Graph) -> list[str]:
             continue
         if not node.name and (node.op in INLINE or _is_identity(node, args)):
             refs.append(INLINE[node.op](node, *args) if node.op in INLINE else args[0])
+            continue
+        if node.op is Op.TABLE:
+            lines += _case_rom(names[i], node, args[0])
+            refs.append(Ref(names[i], node.width, node.width))
             continue
         rule = RENDER.get(node.op)
         if rule is None:

@@ -7,7 +7,7 @@ import time
 from .. import artifacts, lut, opsdir
 from ..catalog import catalog_ids, is_builtin, multipliers_8bit
 from ..errors import OpmodelsError
-from ..files import clean_temporaries, prepare_directory
+from ..files import clean_temporaries, prepare_directory, write_atomic_set
 from ..metrics import MAX_SAMPLES, NAMES
 from .common import MAX_SEED, integer, operators, resolve
 
@@ -85,13 +85,13 @@ def cmd_gen_lut(args) -> int:
         if not op.has_lut:
             raise OpmodelsError(f"{op.id} has {op.a.width}- and {op.b.width}-bit operands; lookup tables exist "
                                 f"for 8-bit operators only")
-    formats = ("npy", "c") if args.format == "c" else ("npy",)
-    directory = prepare_directory(args.output, [name for op in ops for name in artifacts.lut_files(op, formats)],
-                                  option="-o")
-    clean_temporaries(directory)  # of a run that was killed: this run rewrites every file of every operator
     start = time.perf_counter()
-    for op in ops:
-        artifacts.write_lut(op, directory, formats)
+    # Every file's content first (a table a format cannot hold is refused before anything is written).
+    files = {name: data for op in ops for name, data in
+             artifacts.table_files(op, [args.format], args.orientation).items()}
+    directory = prepare_directory(args.output, list(files), option="-o")
+    clean_temporaries(directory)  # of a run that was killed: this run rewrites every file of every operator
+    write_atomic_set({directory / name: data for name, data in files.items()})
     print(f"wrote {len(ops)} table(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
     return 0
 
@@ -116,7 +116,10 @@ def add_commands(commands) -> None:
     sub = commands.add("gen-lut", cmd_gen_lut, "write 256x256 lookup tables of 8-bit operators",
                        all_ids=lambda: ["EXACT", *multipliers_8bit()])
     sub.add_argument("-o", "--output", default="luts", help="output directory (default: luts)")
-    sub.add_argument("--format", choices=lut.FORMATS, default="npy", help="npy (+json), or c: also a C header")
+    sub.add_argument("--format", choices=lut.FORMATS, default="npy",
+                     help="npy (+json); c: also a C header; or a peer's layout (docs/formats.md)")
+    sub.add_argument("--orientation", choices=("a,b", "b,a"), default="a,b",
+                     help="the peers' formats: rows are port a (a,b, default) or port b (b,a)")
     sub = commands.add("metrics", cmd_metrics, "ER ME MED NMED MRED WCE (exhaustive for 8-bit, else sampled)",
                        all_ids=catalog_ids)
     sub.add_argument("--samples", type=integer(1, MAX_SAMPLES), default=None, help="sample this many uniform pairs")

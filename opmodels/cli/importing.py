@@ -1,8 +1,12 @@
-"""``opmodels import``: operators from outside the DSL enter an operator directory, each with its proof.
+"""``opmodels import``: operators we did not write enter an operator directory (``-o DIR``), each with
+the proof of its import against its source.
 
-Verilog sources (:func:`import_verilog_sources`): ``opmodels import FILE... --top T [--param N=V]
-[--port-a A --port-b B --port-y O] [--unsigned | --unsigned-a | --unsigned-b] [--id ID] -o DIR``.
-Each kind of source has its own argument group and function; :func:`cmd_import` picks one.
+Each kind of source has its own argument group and function, and :func:`cmd_import` picks one:
+
+* Verilog (:func:`import_verilog_sources`): ``opmodels import FILE... --top T [--param N=V]
+  [--port-a A --port-b B --port-y O] [--unsigned | --unsigned-a | --unsigned-b] [--id ID] -o DIR``;
+* lookup tables (:func:`import_table`): ``--table FILE --format F [--orientation a,b|b,a]``;
+* C models (:func:`import_c_model`): ``--c FILE --function F --operand-order a,b|b,a``.
 """
 from __future__ import annotations
 
@@ -13,8 +17,10 @@ from pathlib import Path
 from .. import catalog, importers, verification
 from ..cost import DEFAULT_FLOW, MAPPINGS
 from ..errors import OpmodelsError
+from ..importers import cmodel, tables
+from ..lut import FORMATS
 from ..operator import KINDS, check_id
-from .common import MAX_SEED, integer, shown
+from .common import MAX_SEED, integer, resolve, shown
 
 
 def parameter(text: str) -> tuple[str, int]:
@@ -36,12 +42,12 @@ def _vectors(text: str) -> int | None:
 
 
 def _signedness(args) -> tuple[bool, bool, bool | None]:
-    """(a, b, y) from --unsigned, --signed-a/--unsigned-a, --signed-b/--unsigned-b: signed by default."""
-    if args.unsigned and (args.sign_a is not None or args.sign_b is not None):
-        raise OpmodelsError("--unsigned makes both operands unsigned; do not combine it with --signed-a/--unsigned-a/"
+    """(a, b, y) from --signed/--unsigned, --signed-a/--unsigned-a, --signed-b/--unsigned-b: signed by default."""
+    if args.signed is not None and (args.sign_a is not None or args.sign_b is not None):
+        raise OpmodelsError("--signed/--unsigned set both operands; do not combine them with --signed-a/--unsigned-a/"
                             "--signed-b/--unsigned-b")
-    if args.unsigned:
-        return False, False, None
+    if args.signed is not None:
+        return args.signed, args.signed, None
     return (True if args.sign_a is None else args.sign_a), (True if args.sign_b is None else args.sign_b), None
 
 
@@ -94,18 +100,113 @@ def import_verilog_sources(args) -> int:
     return 0
 
 
+def add_table_arguments(sub) -> None:
+    group = sub.add_argument_group("lookup tables and C models (docs/formats.md)")
+    group.add_argument("--table", metavar="FILE", help="a 2^wa x 2^wb product table (8-bit and narrower)")
+    group.add_argument("--format", choices=FORMATS, help="the table's layout (required with --table)")
+    group.add_argument("--orientation", choices=tables.ORIENTATIONS,
+                       help="a,b: the table's rows are port a; b,a: port b (needed where the format's tool "
+                            "reads one table both ways and the table is not symmetric)")
+    group.add_argument("--exact", action="store_true", help="the source says the table is the exact product: check it")
+    group.add_argument("--reference", metavar="ID", help="an operator (catalog or --ops) the table must equal")
+    group.add_argument("--c", dest="c_model", metavar="FILE",
+                       help="a C model: imported alone, or with --table the reference the table must equal")
+    group.add_argument("--function", help="the C model's function")
+    group.add_argument("--operand-order", choices=cmodel.ORDERS,
+                       help="which port the C function's first argument is: a,b or b,a (EvoApproxLib's "
+                            "unsigned models take port B first)")
+    group.add_argument("--widths", metavar="WA,WB", default="8,8", help="the C model's operand widths (default 8,8)")
+
+
+def _widths(text: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and 1 <= int(p) <= 8 for p in parts):
+        raise OpmodelsError(f"--widths takes two widths of 1..8 bits, e.g. 8,8 or 8,4; not {shown(text)}")
+    return int(parts[0]), int(parts[1])
+
+
+def _c_table(args):
+    if not args.function or not args.operand_order:
+        raise OpmodelsError("--c needs --function NAME and --operand-order a,b|b,a (which port the first "
+                            "argument is)")
+    return cmodel.tabulate(args.c_model, args.function, args.operand_order, _widths(args.widths), args.signed)
+
+
+def import_table(args):
+    """--table (with a --c model or a --reference operator to check it against, when given)."""
+    if not args.format:
+        raise OpmodelsError(f"--table needs --format, one of {', '.join(FORMATS)}")
+    reference, name = None, "the reference"
+    if args.c_model and args.reference:
+        raise OpmodelsError("give one reference: --c or --reference, not both")
+    if args.c_model:
+        reference, _, info = _c_table(args)
+        name = f"the C model {info['function']}"
+    elif args.reference:
+        ref = resolve(args, args.reference)
+        if max(ref.a.width, ref.b.width) > tables.MAX_OPERAND_WIDTH:
+            raise OpmodelsError(f"--reference {ref.id} has {ref.a.width}- and {ref.b.width}-bit operands; "
+                                f"tables hold operands of at most 8 bits")
+        reference, name = tables.lut_of(ref), f"operator {ref.id}"
+    op = tables.import_table(args.table, args.format, args.id, args.orientation, args.signed,
+                             reference, name, args.exact)
+    return importers.Imported(op, importers.read_sources([args.table] + ([args.c_model] if args.c_model else []),
+                                                         what="source file"))
+
+
+def import_c_model(args):
+    if args.orientation or args.exact or args.reference or args.format:
+        raise OpmodelsError("--orientation, --format, --exact and --reference apply to --table")
+    if not args.function or not args.operand_order:
+        raise OpmodelsError("--c needs --function NAME and --operand-order a,b|b,a (which port the first "
+                            "argument is)")
+    op = cmodel.import_c(args.c_model, args.function, args.operand_order, args.id, _widths(args.widths),
+                         args.signed)
+    return importers.Imported(op, importers.read_sources([args.c_model], what="C model"))
+
+
+def import_table_or_c_model(args) -> int:
+    """--table or --c: read, check against the reference where one is given, store."""
+    if args.id is not None:
+        check_id(args.id)
+    imported = import_table(args) if args.table else import_c_model(args)
+    importers.store(imported, args.output)
+    op = imported.op
+    proof = op.provenance["proof"]
+    zeros = proof["zeros"]
+    print(f"imported {op.id}: {op.describe_ports()} {op.kind} from {op.provenance['file']} "
+          f"({op.provenance.get('tool') or op.provenance['source']}), {proof['entries']:,} entries")
+    for key in ("orientation", "reference", "exact", "method"):
+        if key in proof:
+            print(f"  {key}: {proof[key]}")
+    if zeros["nonzero_P_0_b"] or zeros["nonzero_P_a_0"]:
+        print(f"  note: P(0, b) is not 0 for {zeros['nonzero_P_0_b']} b and P(a, 0) for {zeros['nonzero_P_a_0']} a")
+    print(f"  stored in {args.output}/{op.id}.json")
+    return 0
+
+
 def cmd_import(args) -> int:
-    if args.sources:
-        return import_verilog_sources(args)
-    raise OpmodelsError("name the Verilog file(s) to import, e.g. opmodels import mul8s.v --top mul8s -o ops/")
+    given = [name for name, present in (("Verilog files", bool(args.sources)), ("--table", args.table is not None),
+                                        ("--c", args.c_model is not None and args.table is None)) if present]
+    if not given:
+        raise OpmodelsError("name what to import: Verilog files (opmodels import mul8s.v --top mul8s -o ops/), "
+                            "--table FILE --format F, or --c FILE --function F --operand-order a,b|b,a")
+    if len(given) > 1:
+        raise OpmodelsError(f"import one kind of source at a time, not {' and '.join(given)}")
+    return import_verilog_sources(args) if args.sources else import_table_or_c_model(args)
 
 
 def add_commands(commands) -> None:
-    sub = commands.add("import", cmd_import, "import an operator (Verilog RTL) into an operator directory, "
-                       "proved against its source", ids=False)
+    sub = commands.add("import", cmd_import, "import an operator (Verilog RTL, a lookup table, a C model) into an "
+                       "operator directory, proved against its source", ids=False)
     sub.add_argument("-o", "--output", required=True, metavar="DIR",
                      help="the operator directory (<DIR>/<ID>.json and <DIR>/<ID>.src/); use it with --ops DIR")
     sub.add_argument("--id", help="the operator's id (default: the --top module's name)")
+    sign = sub.add_mutually_exclusive_group()
+    sign.add_argument("--signed", dest="signed", action="store_const", const=True, default=None,
+                      help="both operands are two's complement (Verilog: the default; tables: else from the format)")
+    sign.add_argument("--unsigned", dest="signed", action="store_const", const=False,
+                      help="both operands (and the result) are unsigned")
     sub.add_argument("--kind", choices=KINDS, default="multiplier", help="multiplier (default) or adder")
     sub.add_argument("--vectors", default="default",
                      help="proof vectors: every pair up to 8 + 8 bits; wider: this many seeded random pairs "
@@ -120,7 +221,6 @@ def add_commands(commands) -> None:
     rtl.add_argument("--port-a", default="a", metavar="PORT", help="the RTL's port of operand a (default a)")
     rtl.add_argument("--port-b", default="b", metavar="PORT", help="the RTL's port of operand b (default b)")
     rtl.add_argument("--port-y", default="y", metavar="PORT", help="the RTL's result port (default y)")
-    rtl.add_argument("--unsigned", action="store_true", help="both operands (and the result) are unsigned")
     for port in ("a", "b"):
         group = rtl.add_mutually_exclusive_group()
         group.add_argument(f"--signed-{port}", dest=f"sign_{port}", action="store_const", const=True,
@@ -129,3 +229,4 @@ def add_commands(commands) -> None:
                            help=f"operand {port} is unsigned")
     rtl.add_argument("--flow", choices=tuple(MAPPINGS), default=DEFAULT_FLOW,
                      help=f"the Yosys/ABC mapping (default {DEFAULT_FLOW}; see docs/cost.md)")
+    add_table_arguments(sub)

@@ -29,6 +29,7 @@ from .. import cache, vectors
 from ..bits import to_patterns
 from ..errors import OpmodelsError
 from ..files import write_atomic
+from ..ir import Op
 from . import yosys
 from .netlist import AREA_NAND2, Netlist
 from .yosys import DEFAULT_FLOW, FLOW, GATES, MAPPINGS, SynthesisError, check_flow, find_yosys, yosys_version
@@ -43,6 +44,7 @@ FLOW_VERSION = 1
 ENERGY_SAMPLES = 65536
 MAX_SAMPLES = 10_000_000  # the stream is held in memory (16 bytes a pair)
 CHECK_RANDOM_PAIRS = 65536
+MAX_ROM_ENTRIES = 4096  # TABLE ops above this are not synthesised (see _refuse_large_tables)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ def _require_operator(op, what: str):
 def operator_netlist(op, use_cache: bool = True, flow: str = DEFAULT_FLOW) -> tuple[Netlist, str]:
     """The checked gate netlist of ``op`` and the tool that made it, from the cache when there."""
     _require_operator(op, "operator_netlist()")
+    _refuse_large_tables(op)
     stem = f"{op.ir_hash}-{flow}-{_flow_key(check_flow(flow))}"
     # Yosys versions map a little differently, so the version is part of the key. Without any Yosys,
     # a netlist cached by whichever version made it still serves.
@@ -119,6 +122,16 @@ def operator_netlist(op, use_cache: bool = True, flow: str = DEFAULT_FLOW) -> tu
     except OSError:
         pass  # an unwritable cache only costs time
     return netlist, netlist.tool
+
+
+def _refuse_large_tables(op) -> None:
+    """An imported table is a ROM in the IR: Yosys would cost that ROM, not the circuit the table was
+    taken from. Small ROMs (narrow operands) are costed; a larger one is refused, before any synthesis."""
+    entries = max((len(n.params) for n in op.graph.nodes if n.op is Op.TABLE), default=0)
+    if entries > MAX_ROM_ENTRIES:
+        raise OpmodelsError(f"{op.id} is a lookup table of {entries:,} entries (imported from a table or a C model): "
+                            f"its Yosys cost would be that of a {entries:,}-word ROM, not of the multiplier circuit; "
+                            f"import the circuit's RTL to cost it")
 
 
 def check_netlist(netlist: Netlist, op, seed: int = 0) -> None:

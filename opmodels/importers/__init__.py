@@ -1,10 +1,13 @@
-"""Importers: operators that come from outside the DSL enter as IR graphs, each with its proof.
+"""Importers: operators that come from outside the DSL (RTL, lookup tables, C models) enter as IR
+graphs, each with the proof of its import in its provenance.
 
 One concern per module:
 
 * :mod:`.verilog`: the user's combinational RTL, synthesised with Yosys (the flow of
   :mod:`opmodels.cost`), its gate netlist lowered into 1-bit IR nodes, and proved equal to an Icarus
   simulation of the original source (:func:`opmodels.verify.verify`);
+* :mod:`.tables`: tables in our and the peers' formats (a ``TABLE`` graph), checked at import;
+* :mod:`.cmodel`: C models compiled with the system compiler and tabulated;
 * :mod:`.common`: what every importer shares: the source files and their hashes, the tool versions, the
   proof record, and storing the operator with its sources in an operator directory.
 

@@ -26,8 +26,11 @@ def every_op_graph() -> ir.Graph:
         N(ir.Op.SEXT, (22,), 16, True), N(ir.Op.SUB, (19, 23), 16, True),                   # 23 24
         N(ir.Op.ADD, (24, 20), 16, True), N(ir.Op.SHR_S, (25,), 16, True, params=(1,)),     # 25 26
         N(ir.Op.XOR, (26, 25), 16, True),                                                   # 27
+        N(ir.Op.SLICE, (27,), 5, params=(3,)),                                               # 28
+        N(ir.Op.TABLE, (28,), 16, True, tuple((i * 40503 + 17) & 0xFFFF for i in range(32)), name="rom"),  # 29
+        N(ir.Op.XOR, (27, 29), 16, True),                                                   # 30
     ]
-    return ir.Graph(nodes, {"y": 27})
+    return ir.Graph(nodes, {"y": 30})
 
 
 def every_op() -> Operator:

@@ -104,3 +104,37 @@ def test_backend_equals_interpreter_whole_catalog(backend, op_id):
 
 def test_every_8_bit_catalog_operator_is_covered():
     assert len(OPERATORS) == 49 and all(opmodels.get(i).width == 8 for i in OPERATORS)
+
+
+# -- imported tables: the TABLE op through every backend -------------------------------------------------
+def _table_operators():
+    """An 8 x 8 table (a ROM of 65,536 entries) and a 4 x 4 one (256 entries), both asymmetric, with
+    their numpy references t[a pattern][b pattern]."""
+    from opmodels.importers import tables
+    out = {}
+    for width, name in ((8, "TABLE8"), (4, "TABLE4")):
+        values = np.arange(-(1 << (width - 1)), 1 << (width - 1))
+        rows = (np.arange(1 << width) + (1 << (width - 1))) % (1 << width)  # pattern -> value index
+        reference = (values[:, None] * (values[None, :] | 1) - (values[:, None] & 3))[np.ix_(rows, rows)]
+        out[name] = (tables.table_operator(name, reference, (True, True), {"source": "test table"}), reference)
+    return out
+
+
+TABLES = _table_operators()
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_operator_equals_interpreter_and_its_table(backend, name):
+    op, reference = TABLES[name]
+    a, b = vectors.all_pairs(op)
+    expected = reference[a & ((1 << op.a.width) - 1), b & ((1 << op.b.width) - 1)]
+    np.testing.assert_array_equal(op.evaluate(a, b), expected)
+    if backend is _lut and not op.has_lut:
+        pytest.skip("a 4-bit operator has no 256 x 256 table")
+    if backend is _yosys_netlist and name == "TABLE8":
+        with pytest.raises(opmodels.OpmodelsError, match="65,536-word ROM, not of the multiplier circuit"):
+            backend(op, a, b)
+        return
+    got = backend(op, a, b)
+    bad = np.flatnonzero(got != expected)
+    assert bad.size == 0, f"{name}: {bad.size} pairs differ, first a={a[bad[0]]} b={b[bad[0]]}"

@@ -78,6 +78,10 @@ def test_structural_hash_identifies_structure():
     [Node(Op.INPUT, (), 65, name="a")],                                          # over 64 bits
     [Node(Op.INPUT, (), 8, name="a"), Node(Op.SHL, (0,), 8, params=(8,))],       # shift out of range
     [Node(Op.INPUT, (), 8, name="a"), Node(Op.CONCAT, (0, 0), 15)],              # concat width sum
+    [Node(Op.INPUT, (), 2, name="a"), Node(Op.TABLE, (0,), 4, params=(1, 2, 3))],    # table of 3, not 4
+    [Node(Op.INPUT, (), 1, name="a"), Node(Op.TABLE, (0,), 4, params=(1, 16))],      # value wider than 4 bits
+    [Node(Op.INPUT, (), 1, name="a"), Node(Op.TABLE, (0,), 4, params=(1, -1))],      # negative value
+    [Node(Op.INPUT, (), 17, name="a"), Node(Op.TABLE, (0,), 1, params=(0,) * (1 << 17))],  # index over 16 bits
 ])
 def test_ir_validation_rejects_bad_graphs(bad):
     with pytest.raises(IRError):
@@ -140,3 +144,12 @@ def test_naming_an_alias_keeps_the_original_name():
     graph = dsl.lower({"y": dsl.cat(b2, neg)})
     assert {n.name for n in graph.nodes} >= {"b2", "neg"}
     assert b2.name == "b2" and neg.name == "neg"
+
+
+def test_table_graph_text_round_trip_and_lookup():
+    nodes = [Node(Op.INPUT, (), 2, True, name="a"), Node(Op.TABLE, (0,), 5, True, (7, 0, 31, 16), "rom")]
+    graph = Graph(nodes, {"y": 1})
+    assert "%1 = table(%0) #7 #0 #31 #16 : 5s rom" in graph.to_text()
+    assert Graph.from_text(graph.to_text()).hash == graph.hash
+    out = interp.evaluate(graph, {"a": np.array([0, 1, 2, 3, -1, -2])})["y"]
+    assert out.tolist() == [7, 0, 31, 16, 16, 31]

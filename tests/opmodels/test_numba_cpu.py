@@ -43,8 +43,12 @@ def every_op_graph(width: int) -> Graph:
         N(Op.SUB, (20, 18), 2 * width),                         # 21
         N(Op.SHR_S, (21,), 2 * width, False, (5,)),             # 22
         N(Op.CAST, (22,), 2 * width, True),                     # 23
+        N(Op.SLICE, (23,), 6, False, (width - 3,)),             # 24
+        N(Op.TABLE, (24,), 2 * width, False,                    # 25
+          tuple((i * 0x9E3779B97F4A7C15 + 11) & ((1 << 2 * width) - 1) for i in range(64))),
+        N(Op.XOR, (23, 25), 2 * width, True),                   # 26
     ]
-    return Graph(nodes, {"y": 23})
+    return Graph(nodes, {"y": 26})
 
 
 def test_renderer_handles_every_op():

@@ -29,11 +29,24 @@ needs_simulator = pytest.mark.skipif(not SIMULATED, reason="runs in the NUMBA_EN
 
 
 def test_cuda_renderer_differs_only_in_decorator_and_header():
-    assert numba_cuda.CudaRenderer.HANDLERS is numba_cpu.Renderer.HANDLERS
+    from opmodels.ir import Op
+    # the one other difference: a TABLE larger than constant memory allows is refused
+    cpu = {op: rule for op, rule in numba_cpu.Renderer.HANDLERS.items() if op is not Op.TABLE}
+    assert {op: rule for op, rule in numba_cuda.CudaRenderer.HANDLERS.items() if op is not Op.TABLE} == cpu
     graph = opmodels.get("M4P8").graph
     cpu_body = numba_cpu.render_function(graph, "f").splitlines()[1:]
     cuda_body = numba_cuda.render_function(graph, "f").splitlines()[1:]
     assert cpu_body == cuda_body
+
+
+def test_cuda_renders_small_tables_and_refuses_large_ones():
+    from opmodels.importers.tables import table_operator
+    small = table_operator("T4", np.arange(256).reshape(16, 16) - 128, (True, True), {})
+    assert numba_cuda.render_function(small.graph, "f").splitlines()[1:] == \
+        numba_cpu.render_function(small.graph, "f").splitlines()[1:]
+    large = table_operator("T8", np.zeros((256, 256), np.int64), (True, True), {})
+    with pytest.raises(NotImplementedError, match="at most 32 KiB .* not 128 KiB"):
+        numba_cuda.render_function(large.graph, "f")
 
 
 # -- PTX for real GPUs, compiled by NVRTC/NVVM without a device ----------------------------------------
