@@ -97,11 +97,11 @@ def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("OPMODELS_OPS", None)
     run_ = subprocess.run([sys.executable, "-m", "netsim", "dse", "lenet5", "--weights", str(lenet), "--ops", str(ops),
-                           "--multipliers", "M4P8,sexact8", "--test-limit", "200", "--workers", "1",
+                           "--multipliers", "M4P8,sexact8,u8x8", "--test-limit", "200", "--workers", "1",
                            "-o", str(tmp_path / "out"), "--no-progress"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run_.returncode == 0, run_.stderr
     rows = {row["multiplier"]: row for row in json.loads((tmp_path / "out" / "dse.json").read_text())["rows"]}
-    assert set(rows) == {"exact", "M4P8", "sexact8"}
+    assert set(rows) == {"exact", "M4P8", "sexact8", "u8x8"}  # u8x8's weights take the offset
     assert rows["sexact8"]["accuracy"] == rows["exact"]["accuracy"]  # the exact product, imported
     assert rows["sexact8"]["logic"] == "sexact8" and rows["sexact8"]["p"] is None
