@@ -16,12 +16,12 @@ from tests.opmodels.test_operands import build
 
 @pytest.fixture(scope="module")
 def lenet(tmp_path_factory):
-    """A LeNet-5 briefly trained on 512 embedded digits (seconds), saved as a netsim checkpoint."""
+    """A LeNet-5 briefly trained on 384 embedded digits (seconds), saved as a netsim checkpoint."""
     from netsim import checkpoint
     torch.manual_seed(0)
     model = zoo.lenet5()
-    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(512))
-    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=2, lr=3e-3, shift=0, progress=False)
+    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(384))
+    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=1, lr=3e-3, shift=0, progress=False)
     path = tmp_path_factory.mktemp("weights") / "lenet5.pt"
     checkpoint.save(path, model, "lenet5")
     return path
@@ -80,6 +80,9 @@ def test_without_weight_offset_the_unsigned_multiplier_is_refused_in_one_line(le
     status, _, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "u8x8",
                          "--no-progress")
     assert status == 2 and err.count("\n") == 1 and "set weight_offset = true" in err
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "u8x8",
+                           "--weight-offset", "--limit", "50", "--calibration-batches", "1", "--no-progress")
+    assert status == 0, err
 
 
 def test_ops_must_name_a_directory(lenet, tmp_path, capsys):
@@ -88,6 +91,7 @@ def test_ops_must_name_a_directory(lenet, tmp_path, capsys):
     assert status == 2 and "is not a directory" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # a real process with a worker process: about a minute on the shared machine
 def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_path):
     """A real process, so the local executor's worker processes must find the directory too."""
     import os
