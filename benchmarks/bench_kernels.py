@@ -1,11 +1,13 @@
 """Speed of opmodels.kernels against torch float32 of the same layer, in the same process.
 
-Workloads (issue 3): Conv2d 64->64, 3x3, pad 1 on an 8x64x56x56 input, and Linear 512->512 on 256x512,
-8-bit operands, M4P8, 2 threads for both numba and torch. Every result is checked bit for bit before it
-is timed. Ratios are ours / torch fp32 (best of --repeat runs each); the machine is shared, so re-run
-when it is quiet and keep the best.
+Workloads (issues 3 and 13): Conv2d 64->64, 3x3, pad 1 on an 8x64x56x56 input, and Linear 512->512 on
+256x512, 8-bit operands, M4P8, 2 threads for both numba and torch; the same layers with a table that
+does not split (an 8-bit operator of our own, NOSPLIT8 below), with LOA8 accumulation, and a 16-bit
+linear (M4P8W16, behavioural). Every result is checked bit for bit before it is timed. Each row is
+timed alternating with torch fp32 of its layer; the ratio is ours / torch fp32 (best of --repeat runs
+each; --json also gives the medians). The machine is shared, so re-run when it is quiet.
 
-    PYTHONPATH=$PWD python benchmarks/bench_kernels.py [--json] [--repeat 5] [--quick]
+    PYTHONPATH=$PWD OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 python benchmarks/bench_kernels.py [--json] [--repeat 5] [--quick]
 """
 from __future__ import annotations
 
@@ -26,18 +28,49 @@ sys.path.insert(0, str(ROOT))
 THREADS = 2
 
 
-def best_times_alternating(fns, repeat: int) -> list[float]:
-    """Best time of each function after a warm-up call (compilation, caches), calls alternating, so
-    a busy spell on the shared machine slows every contender alike instead of one."""
+MEDIANS: dict[str, float] = {}  # the median of every timed row, for --json
+
+
+def times_alternating(fns, repeat: int) -> list[list[float]]:
+    """All timed runs of each function after a warm-up call (compilation, caches, prepared tables),
+    calls alternating, so a busy spell on the shared machine slows every contender alike."""
     for fn in fns:
         fn()
-    best = [float("inf")] * len(fns)
+    runs = [[] for _ in fns]
     for _ in range(repeat):
         for i, fn in enumerate(fns):
             start = time.perf_counter()
             fn()
-            best[i] = min(best[i], time.perf_counter() - start)
-    return best
+            runs[i].append(time.perf_counter() - start)
+    return runs
+
+
+def best_times_alternating(fns, repeat: int) -> list[float]:
+    return [min(r) for r in times_alternating(fns, repeat)]
+
+
+def paired(name: str, ours, theirs, repeat: int) -> tuple[float, float]:
+    """(best of ours, best of torch fp32), alternating; the medians go to MEDIANS[name]."""
+    mine, ref = times_alternating([ours, theirs], repeat)
+    MEDIANS[name] = float(np.median(mine)) / float(np.median(ref))
+    return min(mine), min(ref)
+
+
+def nosplit_operator():
+    """An 8-bit multiplier whose table has no additive split, built here (standing in for
+    third-party RTL or a peer's table): the exact product by shift-and-add, its bit 0 flipped where
+    a0 AND a4 AND b1 (the AND couples the activation's two nibbles). LUT mode: its 256 x 256 table."""
+    from opmodels import Operator
+
+    def build(a, b):
+        wide = a.sext(16)
+        acc = (wide << 7) & b[7].replicate(16).as_signed()
+        acc = -acc
+        for i in range(7):
+            acc = acc + ((wide << i) & b[i].replicate(16).as_signed())
+        return acc ^ (a[0] & a[4] & b[1]).zext(16).as_signed()
+
+    return Operator.from_function("NOSPLIT8", "multiplier", 8, build)
 
 
 def best_time(fn, repeat: int) -> float:
@@ -45,7 +78,7 @@ def best_time(fn, repeat: int) -> float:
 
 
 def gather_kernel_matmul(plan, x, w):
-    """The LUT gather loop alone (what LUT mode runs for a table without a split)."""
+    """The LUT gather loop alone (what LUT mode runs for depthwise layers and tiny shapes)."""
     from opmodels.kernels import cpu
     return cpu.matmul(plan, x, w)
 
@@ -94,6 +127,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (best is kept)")
     parser.add_argument("--quick", action="store_true", help="skip the slow LOA conv and the cache timing")
+    parser.add_argument("--scaling", action="store_true",
+                        help="only the scaling table: Linear 512->512 M4P8 by batch size and thread count")
     args = parser.parse_args(argv)
 
     import numba
@@ -116,9 +151,13 @@ def main(argv=None) -> int:
     plan = kernels.plan("M4P8")
     macs = {"conv": 8 * 64 * 56 * 56 * 64 * 9, "linear": 256 * 512 * 512}
 
-    steps = ["torch", "lut conv", "lut linear", "gather linear", "loa linear", "gather conv"]
+    nosplit = nosplit_operator()
+    steps = ["torch", "lut conv", "lut linear", "gather linear", "loa linear", "nosplit linear", "nosplit conv",
+             "linear16"]
     if not args.quick:
-        steps += ["loa conv", "behavioural", "cache"]
+        steps += ["gather conv", "loa conv", "behavioural", "cache"]
+    if args.scaling:
+        steps = ["scaling"]
     progress = tqdm(steps, desc="bench_kernels", file=sys.stderr, disable=args.json)
     for step in progress:
         progress.set_postfix_str(step)
@@ -157,13 +196,61 @@ def main(argv=None) -> int:
             got = kernels.matmul(x_lin[:32], w_lin, "M4P8", "LOA8")
             from tests.utils import matmul_reference
             check("linear LOA vs sequential numpy LOA loop", got, matmul_reference(x_lin[:32], w_lin, "M4P8", "LOA8"))
-            t = best_time(lambda: kernels.matmul(x_lin, w_lin, "M4P8", "LOA8"), args.repeat)
+            t, t_ref = paired("loa_linear", lambda: kernels.matmul(x_lin, w_lin, "M4P8", "LOA8"),
+                              lambda: F.linear(xl, wl), args.repeat * 2)
+            t_lin = min(t_lin, t_ref)
             results.update(loa_linear_s=t, loa_linear_ratio=t / t_lin)
             rows.append(("linear", "LUT M4P8 + LOA8", t, t / t_lin))
+        elif step == "nosplit linear":
+            from tests.utils import matmul_reference
+            assert kernels.plan(nosplit).split() is None
+            check("linear NOSPLIT8 vs numpy LUT reference", kernels.matmul(x_lin, w_lin, nosplit),
+                  matmul_reference(x_lin, w_lin, nosplit))
+            t, t_ref = paired("nosplit_linear", lambda: kernels.matmul(x_lin, w_lin, nosplit),
+                              lambda: F.linear(xl, wl), args.repeat * 2)
+            t_lin = min(t_lin, t_ref)
+            results.update(nosplit_linear_s=t, nosplit_linear_ratio=t / t_lin)
+            rows.append(("linear", "no split: whole columns", t, t / t_lin))
+        elif step == "nosplit conv":
+            got = kernels.conv2d(x_conv, w_conv, nosplit, padding=1)
+            check_conv_slice(x_conv, w_conv, got, nosplit, "exact", 1)
+            t, t_ref = paired("nosplit_conv", lambda: kernels.conv2d(x_conv, w_conv, nosplit, padding=1),
+                              lambda: F.conv2d(xc, wc, padding=1), args.repeat)
+            t_conv = min(t_conv, t_ref)
+            results.update(nosplit_conv_s=t, nosplit_conv_ratio=t / t_conv)
+            rows.append(("conv2d", "no split: whole columns", t, t / t_conv))
+        elif step == "linear16":
+            from tests.utils import matmul_reference
+            x16 = rng.integers(-2**15, 2**15, (32, 512))
+            w16 = rng.integers(-2**15, 2**15, (512, 512))
+            x16t, w16t = torch.from_numpy(x16).float(), torch.from_numpy(w16.T.copy()).float()
+            check("16-bit linear", kernels.matmul(x16[:2], w16, "M4P8W16"), matmul_reference(x16[:2], w16, "M4P8W16"))
+            t, t_ref = paired("linear16", lambda: kernels.matmul(x16, w16, "M4P8W16"), lambda: F.linear(x16t, w16t),
+                              args.repeat)
+            results.update(linear16_s=t, linear16_ratio=t / t_ref, linear16_torch_s=t_ref,
+                           linear16_ns_per_mac=t / x16.size / w16.shape[1] * 1e9)
+            rows.append(("linear 32x512x512", "M4P8W16 16-bit", t, t / t_ref))
+        elif step == "scaling":
+            scaling = []
+            for threads in (1, THREADS):
+                numba.set_num_threads(threads)
+                torch.set_num_threads(threads)
+                for batch in (16, 64, 256, 1024):
+                    xb = rng.integers(-128, 128, (batch, 512)).astype(np.int8)
+                    xbt = torch.from_numpy(xb).float()
+                    t, t_ref = paired(f"scaling_{threads}_{batch}", lambda: kernels.matmul(xb, w_lin, "M4P8"),
+                                      lambda: F.linear(xbt, wl), args.repeat * 2)
+                    scaling.append({"threads": threads, "batch": batch, "s": t, "torch_s": t_ref,
+                                    "ratio": t / t_ref, "gmacs": batch * 512 * 512 / t / 1e9})
+            numba.set_num_threads(THREADS)
+            torch.set_num_threads(THREADS)
+            results["scaling"] = scaling
         elif step == "loa conv":
             got = kernels.conv2d(x_conv, w_conv, "M4P8", "LOA8", padding=1)
             check_conv_slice(x_conv, w_conv, got, "M4P8", "LOA8", 1, channels=2)
-            t = best_time(lambda: kernels.conv2d(x_conv, w_conv, "M4P8", "LOA8", padding=1), max(1, args.repeat // 2))
+            t, t_ref = paired("loa_conv", lambda: kernels.conv2d(x_conv, w_conv, "M4P8", "LOA8", padding=1),
+                              lambda: F.conv2d(xc, wc, padding=1), max(1, args.repeat // 2))
+            t_conv = min(t_conv, t_ref)
             results.update(loa_conv_s=t, loa_conv_ratio=t / t_conv)
             rows.append(("conv2d", "LUT M4P8 + LOA8", t, t / t_conv))
         elif step == "behavioural":
@@ -179,15 +266,27 @@ def main(argv=None) -> int:
         elif step == "cache":
             results.update(cache_timing())
     results["macs"] = macs
+    results["median_ratios"] = MEDIANS
 
     if args.json:
         print(json.dumps(results, indent=2))
         return 0
-    print(f"{'layer':<18} {'implementation':<26} {'time (ms)':>10} {'ratio vs torch fp32':>20}")
+    if args.scaling:
+        print(f"Linear 512->512 M4P8 (split tables)\n{'threads':>7} {'batch':>6} {'ms':>8} {'torch ms':>9} "
+              f"{'ratio':>6} {'GMAC/s':>7}")
+        for r in results["scaling"]:
+            print(f"{r['threads']:>7} {r['batch']:>6} {r['s'] * 1e3:>8.2f} {r['torch_s'] * 1e3:>9.3f} "
+                  f"{r['ratio']:>6.2f} {r['gmacs']:>7.2f}")
+        return 0
+    print(f"{'layer':<18} {'implementation':<26} {'time (ms)':>10} {'ratio vs torch fp32':>20} {'GMAC/s':>7} "
+          f"{'ns/MAC':>7}")
     rows = [("conv2d", "torch fp32", results["torch_fp32_conv_s"], 1.0),
             ("linear", "torch fp32", results["torch_fp32_linear_s"], 1.0)] + rows
+    layer_macs = {"conv2d": macs["conv"], "linear": macs["linear"], "linear 32x512x512": 32 * 512 * 512,
+                  "matmul 64x256x64": 64 * 256 * 64}
     for layer, name, t, ratio in rows:
-        print(f"{layer:<18} {name:<26} {t * 1e3:>10.2f} {ratio:>20.2f}")
+        n = layer_macs[layer]
+        print(f"{layer:<18} {name:<26} {t * 1e3:>10.2f} {ratio:>20.2f} {n / t / 1e9:>7.2f} {t / n * 1e9:>7.3f}")
     if "behavioural16_ns_per_mac" in results:
         print(f"16-bit behavioural (M4P16W16): {results['behavioural16_ns_per_mac']:.2f} ns per MAC")
     if "scalar_compile_s" in results:

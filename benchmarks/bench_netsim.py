@@ -7,6 +7,8 @@ Cases (issue 5 targets in brackets):
   lenet5-M4P8-LOA8    the same with LOA8 accumulation (sequential adds)
   lenet5-exact8       8-bit quantized with exact arithmetic (the quantization overhead alone)
   lenet5-M4P8-16bit   16-bit operands: behavioural mode on M4P8W16
+  lenet5-NOSPLIT8     an 8-bit table without an additive split (bench_kernels.nosplit_operator):
+                      whole-column table rows
   resnet18-M4P8       ResNet-18 CIFAR-size, batch 32, M4P8 everywhere                [<= 10x]
 
 Each case: torch fp32 forward and the approximate forward, both under torch.inference_mode, one
@@ -21,6 +23,7 @@ import time
 import torch
 
 import netsim
+import opmodels
 from netsim import backend, zoo
 
 CASES = {
@@ -28,8 +31,19 @@ CASES = {
     "lenet5-M4P8-LOA8": ("lenet5", 256, dict(multiplier="M4P8", adder="LOA8")),
     "lenet5-exact8": ("lenet5", 256, dict(multiplier="exact")),
     "lenet5-M4P8-16bit": ("lenet5", 256, dict(multiplier="M4P8", w_bits=16, a_bits=16)),
+    "lenet5-NOSPLIT8": ("lenet5", 256, dict(multiplier="NOSPLIT8")),
     "resnet18-M4P8": ("resnet18", 32, dict(multiplier="M4P8")),
 }
+
+
+def _register_nosplit() -> None:
+    """Make the no-split operator of bench_kernels resolvable by its id (once per process)."""
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_kernels import nosplit_operator
+    if "NOSPLIT8" not in opmodels.registered_ids():
+        opmodels.register(nosplit_operator())
 
 
 def best_times(functions, repeat: int) -> list:
@@ -48,6 +62,8 @@ def best_times(functions, repeat: int) -> list:
 
 def run_case(name: str, repeat: int) -> dict:
     model_name, batch, settings = CASES[name]
+    if settings["multiplier"] == "NOSPLIT8":
+        _register_nosplit()
     torch.manual_seed(0)
     model = zoo.build(model_name).eval()
     x = torch.rand(batch, *zoo.ZOO[model_name].input_shape)
@@ -67,6 +83,8 @@ def main():
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    import numba
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     results = [run_case(name, args.repeat) for name in (args.only or CASES)]
     if args.json:
         print(json.dumps({"threads": args.threads, "backend": backend.name(), "torch": str(torch.__version__),

@@ -30,9 +30,12 @@ def _from_kernel(result, like: torch.Tensor) -> torch.Tensor:
 
 
 def _output(x: torch.Tensor, shape: tuple, dtype) -> dict:
-    """``out=`` for the CPU kernels: they write the accumulators straight into a tensor of ``dtype``
-    (a float dtype spares an int64 copy that the layer would convert anyway)."""
-    if x.is_cuda or dtype is None:
+    """``out=``: the kernels write the accumulators straight into a tensor of ``dtype`` (a float dtype
+    spares an int64 copy that the layer would convert anyway); on the GPU always, so the result is a
+    torch CUDA tensor without a copy."""
+    if x.is_cuda:
+        return {"out": torch.empty(shape, dtype=dtype or torch.int64, device=x.device)}
+    if dtype is None:
         return {}
     return {"out": torch.empty(shape, dtype=dtype).numpy()}
 

@@ -2,7 +2,13 @@
 
 pyverilog writes its parser tables (and, through its preprocessor, ``preprocess.output``) into a
 directory and takes about a second to build its parser, so one parser is built per process in a
-temporary directory and reused; files are preprocessed with ``iverilog -E`` into that directory too.
+temporary directory and reused. The files are joined into one text there, each ending in a newline
+(``iverilog -E`` given several files runs the last line of one into the first of the next, so a file
+without a final newline made ``endmodulemodule``), and preprocessed with ``iverilog -E``.
+
+A port whose width cannot be read is an error, never a check skipped. The verifier reads the user's
+RTL with Yosys when it is installed (:func:`opmodels.cost.yosys.elaborate`) and with this module
+otherwise.
 """
 from __future__ import annotations
 
@@ -42,6 +48,21 @@ def _workspace() -> tuple[object, Path]:
     return VerilogParser(outputdir=str(directory), debug=False), directory
 
 
+def _joined(sources, directory: Path) -> Path:
+    """The sources in one file of ``directory``, each ending in a newline."""
+    parts = []
+    for source in sources:
+        try:
+            text = Path(source).read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            raise OpmodelsError(f"cannot read Verilog file {str(source)!r}: {error.strerror}") from None
+        parts.append(text if text.endswith("\n") else text + "\n")
+    handle, name = tempfile.mkstemp(dir=directory, prefix="joined.", suffix=".v")
+    with os.fdopen(handle, "w") as out:
+        out.write("".join(parts))
+    return Path(name)
+
+
 def parse(sources, defines: dict | None = None):
     """The pyverilog AST of ``sources`` (paths), preprocessed with ``defines``."""
     with _PARSER_LOCK:
@@ -49,22 +70,25 @@ def parse(sources, defines: dict | None = None):
     handle, name = tempfile.mkstemp(dir=directory, prefix="preprocess.", suffix=".output")
     os.close(handle)
     output = Path(name)
+    shown = ", ".join(map(str, sources))
+    joined = _joined(sources, directory)
     command = ["iverilog", "-E", "-o", str(output), *(f"-D{k}={v}" for k, v in (defines or {}).items()),
-               *map(str, sources)]
+               *(f"-I{d}" for d in dict.fromkeys(str(Path(s).resolve().parent) for s in sources)), str(joined)]
     try:
-        result = tools.run(command, what=f"iverilog -E of {', '.join(map(str, sources))}")
+        result = tools.run(command, what=f"iverilog -E of {shown}")
         text = output.read_text()
     finally:
         output.unlink(missing_ok=True)
+        joined.unlink(missing_ok=True)
     if result.returncode:
-        raise UnparsableVerilog(f"cannot preprocess {', '.join(map(str, sources))}: "
-                                f"{first_error(result.stderr + result.stdout)}")
+        raise UnparsableVerilog(f"cannot preprocess {shown}: "
+                                f"{first_error(result.stderr + result.stdout, {str(joined): shown})}")
     try:
         with _PARSER_LOCK:  # one ply parser per process, not reentrant
             return parser.parse(text)
     except Exception as error:  # pyverilog raises ParseError and plain exceptions alike
-        message = first_error(str(error), {str(output): ", ".join(map(str, sources))})
-        raise UnparsableVerilog(f"pyverilog cannot parse {', '.join(map(str, sources))}: {message}") from None
+        message = first_error(str(error), {str(output): shown})
+        raise UnparsableVerilog(f"pyverilog cannot parse {shown}: {message}") from None
 
 
 def modules(ast) -> dict:
@@ -132,6 +156,41 @@ def interface(module, overrides: dict | None = None) -> list[Port]:
     return ports
 
 
+def parameters(module) -> list[str]:
+    """The names of a parsed module's parameters (not its localparams), in declaration order."""
+    from pyverilog.vparser import ast as vast
+    found = []
+    for item in [*(getattr(module.paramlist, "params", ()) or ()),
+                 *(i for i in module.items if isinstance(i, vast.Decl))]:
+        found += [d.name for d in item.list if isinstance(d, vast.Parameter)]
+    return list(dict.fromkeys(found))
+
+
+def edge_processes(found: dict, top: str) -> list[tuple[str, str]]:
+    """(module, clock) of every ``always @(posedge/negedge ...)`` in ``top`` and the modules it
+    instantiates: a module that has one is sequential (what Yosys would map to flip-flops)."""
+    from pyverilog.vparser import ast as vast
+    result, seen, todo = [], set(), [top]
+
+    def walk(node, module):
+        if isinstance(node, vast.Always) and node.sens_list is not None:
+            for sens in node.sens_list.list:
+                if sens.type in ("posedge", "negedge"):
+                    signal = getattr(sens.sig, "name", None) or str(sens.sig)
+                    result.append((module, signal))
+        if isinstance(node, vast.InstanceList) and node.module in found:
+            todo.append(node.module)
+        for child in node.children():
+            walk(child, module)
+
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            walk(found[name], name)
+    return sorted(set(result))
+
+
 def expected_ports(op, names=("a", "b", "y")) -> list[Port]:
     """What the IR declares for ports a, b (inputs) and y (output), under the given names."""
     graph = op.graph
@@ -159,7 +218,10 @@ def check_ports(sources, top: str, op, names=("a", "b", "y"), params: dict | Non
             raise OpmodelsError(f"module {top} has no {want.direction} port {want.name!r} (ports: "
                                 f"{', '.join(f'{p.direction} {p.name}' for p in actual.values())}); "
                                 "rename with --port-a/--port-b/--port-y")
-        if got.width is not None and got.width != want.width:
+        if got.width is None:
+            raise OpmodelsError(f"module {top}: cannot evaluate the width of port {want.name} (pyverilog reads "
+                                "constant expressions over parameters only); install Yosys to read it")
+        if got.width != want.width:
             raise OpmodelsError(f"module {top}: port {want.name} is {got.width} bits, {op.id} needs {want.width}")
         if require_signed and got.signed != want.signed:
             raise OpmodelsError(f"module {top}: port {want.name} must be signed")

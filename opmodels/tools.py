@@ -15,6 +15,7 @@ from pathlib import Path
 from .errors import OpmodelsError
 
 DEFAULT_TIMEOUT = 1800.0
+STOPPING = threading.Event()  # set by SIGTERM under ends_children_on_sigterm(): start no further tool
 
 
 def timeout() -> float:
@@ -33,11 +34,54 @@ def timeout() -> float:
 def run(command, *, what: str, **options) -> subprocess.CompletedProcess:
     """``subprocess.run(command, capture_output=True, text=True)`` within the time limit."""
     limit = timeout()
+    refuse_when_stopping(what)
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=limit, **options)
     except subprocess.TimeoutExpired:
         raise OpmodelsError(f"{what} did not finish within {limit:g} s (OPMODELS_TOOL_TIMEOUT); the design "
                             f"may loop or be too large") from None
+
+
+def refuse_when_stopping(what: str) -> None:
+    if STOPPING.is_set():
+        raise OpmodelsError(f"{what} not started: the process is ending (SIGTERM)")
+
+
+def kill_children(cwd=None) -> None:
+    """SIGKILL this process's children (those running in directory ``cwd``, when given)."""
+    wanted = Path(cwd).resolve() if cwd is not None else None
+    for child in _children(os.getpid()):
+        if wanted is not None and _cwd(child) != wanted:
+            continue
+        try:
+            os.kill(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+class ends_children_on_sigterm:
+    """``with`` block of a command that runs tools: SIGTERM kills the tools this process started (Icarus's
+    ``vvp`` under cocotb's runner, Yosys), refuses to start more, and ends the command with exit status
+    143, so ``kill PID`` or a job scheduler's time limit leaves no simulator running. Python's default
+    for SIGTERM ends the process at once, and its children run on. Only the main thread can install it;
+    elsewhere it does nothing."""
+
+    def __enter__(self):
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    @staticmethod
+    def _handle(signum, frame):
+        STOPPING.set()
+        kill_children()
+        raise SystemExit(128 + signum)
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+        return False
 
 
 def _children(pid: int) -> list[int]:
@@ -74,15 +118,10 @@ class Watchdog:
 
     def _kill(self):
         self.fired = True
-        for child in _children(os.getpid()):
-            if _cwd(child) != self._cwd:
-                continue
-            try:
-                os.kill(child, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_children(self._cwd)
 
     def __enter__(self):
+        refuse_when_stopping("the simulation")
         self._timer.start()
         return self
 

@@ -63,19 +63,22 @@ def baseline_config() -> Config:
 
 
 def parse_multipliers(text: str) -> list:
-    """``"M1-M6,P2-P14"`` (ranges, P even) or a comma list of ids ``"M4P8,M2P14"`` -> catalog ids."""
+    """``"M1-M6,P2-P14"`` (ranges, P even), optionally followed by more ids (``"M1-M6,P2-P14,mul8s_acme"``),
+    or a comma list of ids ``"M4P8,M2P14"`` -> operator ids."""
     import re
+
+    import opmodels
     text = text.replace(" ", "")
-    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?", text, re.IGNORECASE)
+    ranges = re.fullmatch(r"M(\d+)(?:-M(\d+))?,P(\d+)(?:-P(\d+))?((?:,[^,]*)*)", text, re.IGNORECASE)
     if ranges:
-        m0, m1, p0, p1 = ranges.groups()
+        m0, m1, p0, p1, text = ranges.groups()
         m1, p1 = m1 or m0, p1 or p0
         ids = [f"M{m}P{p}" for m in range(int(m0), int(m1) + 1) for p in range(int(p0), int(p1) + 1)
                if p % 2 == 0]
     else:
-        import opmodels  # built-in ids in any case; a stored operator's id as written
-        ids = [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
-    import opmodels
+        ids = []
+    # built-in ids in any case; a stored operator's id as written
+    ids += [t.upper() if opmodels.is_builtin(t) else t for t in text.split(",") if t]
     for op_id in ids:
         try:
             op = opmodels.get(op_id)
@@ -89,9 +92,18 @@ def parse_multipliers(text: str) -> list:
 
 
 def layer_names(spec: ModelSpec) -> list:
+    """Every product-sum op netsim simulates in the model (layers, and ops such as ``blocks.0.attn.qk``)."""
     from .. import zoo
-    from ..network import target_layers
-    return list(target_layers(zoo.build(spec.name)))
+    from ..network import model_ops
+    ops = model_ops(zoo.build(spec.name), zoo.ZOO[spec.name].input_shape)
+    return [name for name, record in ops.items() if record.reason is None]
+
+
+def coverage(spec: ModelSpec, config=None) -> dict:
+    """MACs per sample simulated vs left exact (with the ops left exact) of the model under ``config``."""
+    from .. import zoo
+    from ..network import coverage as network_coverage
+    return network_coverage(zoo.build(spec.name), config or baseline_config(), zoo.ZOO[spec.name].input_shape)
 
 
 def _technique_settings(technique: str, degree, logic=None) -> dict:
@@ -157,7 +169,7 @@ def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layer
                 table.append({"technique": technique, "scope": scope, "logic": logic,
                               "lossless_degree": best, "tolerance": tolerance})
     return {"baseline": baseline, "rows": rows, "table": table, "layers": layers + list(blocks),
-            "noise": _noise(baseline)}
+            "noise": _noise(baseline), "coverage": coverage(spec)}
 
 
 def _annotate(rows: list, baseline: dict) -> None:
@@ -225,7 +237,8 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
             row["finetune_seconds"] = after["seconds"]
         rows.append(row)
     summary = {"baseline_accuracy": baseline["accuracy"], "tolerance": tolerance,
-               "cost_source": source, "noise": _noise(baseline), "finetune": finetune}
+               "cost_source": source, "noise": _noise(baseline), "finetune": finetune,
+               "coverage": coverage(spec)}
     for stage, column in (("before", "accuracy"), ("after", "accuracy_finetuned")):
         if column not in rows[0]:
             continue

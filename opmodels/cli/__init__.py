@@ -1,12 +1,13 @@
 """The ``opmodels`` command line: one module per command group (:mod:`.catalog`: list, show, gen-lut,
-metrics; :mod:`.cost`: cost; :mod:`.rtl`: gen-verilog, verify), one parser helper and one error
+metrics; :mod:`.cost`: cost; :mod:`.rtl`: gen-verilog, verify;
+:mod:`.importing`: import), one parser helper and one error
 handler (:mod:`.common`). User errors print one line ``opmodels: error: ...`` and exit 2."""
 from __future__ import annotations
 
-from . import catalog, cost, rtl
+from . import catalog, cost, importing, rtl
 from .common import Commands, Parser, run
 
-GROUPS = (catalog, cost, rtl)
+GROUPS = (catalog, cost, rtl, importing)
 
 
 def build_parser() -> Parser:

@@ -36,13 +36,43 @@ def cmd_show(args) -> int:
         print("parameters: " + (" ".join(f"{k}={v}" for k, v in op.params.items()) or "-"))
         print("ports: " + ", ".join(f"{p.name} {'signed' if p.signed else 'unsigned'} [{p.width - 1}:0]"
                                     for p in (op.a, op.b, op.y)))
-        print("provenance: " + " ".join(f"{k}={v}" for k, v in op.provenance.items()))
+        for line in _provenance(op.provenance):
+            print(line)
         print(f"IR: {len(op.graph.nodes)} nodes ({counts}); hash {op.ir_hash}")
         if op.structure:
             print("structure:\n  " + op.structure.replace("\n", "\n  "))
         how = "exhaustive" if m.exhaustive else f"{m.pairs} samples, seed {m.seed}"
         print(f"metrics ({how}): " + "  ".join(f"{k} {_fmt(k, getattr(m, k))}" for k in NAMES))
     return 0
+
+
+def _flat(value) -> str:
+    """A provenance value on one line: ``k=v`` pairs for a mapping, commas for a list."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_flat(v)}" for k, v in value.items()) if value else "-"
+    if isinstance(value, list):
+        return ", ".join(_flat(v) for v in value) if value else "-"
+    return str(value)
+
+
+def _provenance(provenance) -> list[str]:
+    """Where the operator comes from, its source files with their sha256, and the proof it passed."""
+    nested = {k: v for k, v in provenance.items() if isinstance(v, (dict, list)) and v and k != "proof"}
+    lines = ["provenance: " + " ".join(f"{k}={_flat(v)}" for k, v in provenance.items()
+                                       if k not in nested and k != "proof")]
+    for key, value in nested.items():
+        if key == "files":
+            lines += [f"  file {f.get('name')}: sha256 {f.get('sha256')}, {f.get('bytes')} bytes" for f in value]
+        else:
+            lines.append(f"  {key}: {_flat(value)}")
+    proof = provenance.get("proof")
+    if isinstance(proof, dict):
+        lines.append(f"proof: {'passed' if proof.get('passed') else 'FAILED'}, {proof.get('vectors')} vectors "
+                     f"({proof.get('pairs')}), {proof.get('mismatches')} mismatches; {proof.get('method')}")
+        lines.append(f"  tools: {_flat(proof.get('tools') or {})}; date {proof.get('date')}")
+        for a, b, want, got in (proof.get("counterexamples") or [])[:5]:
+            lines.append(f"  counterexample: a={a} b={b} imported={want} source={got}")
+    return lines
 
 
 def _fmt(name: str, value) -> str:

@@ -3,9 +3,11 @@ against the model, see docs/rtl.md). The verification API takes operators; ids a
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 
-from .. import artifacts, verification
+from .. import artifacts, tools, verification
 from ..catalog import catalog_ids
 from ..errors import OpmodelsError
 from ..files import clean_temporaries, prepare_directory
@@ -33,49 +35,87 @@ def _vectors(text: str) -> int | None:
     return int(text)
 
 
-def _params(items) -> dict:
-    params = {}
+def assignments(items, option: str) -> dict:
+    """``NAME=INTEGER`` values of a repeated option (``--param``, ``--tie``)."""
+    values = {}
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.isidentifier() or not value.lstrip("-").isdigit():
-            raise OpmodelsError(f"--param takes NAME=INTEGER, not {shown(item)}")
-        params[name] = int(value)
-    return params
+            raise OpmodelsError(f"{option} takes NAME=INTEGER, not {shown(item)}")
+        values[name] = int(value)
+    return values
+
+
+def _params(items) -> dict:
+    return assignments(items, "--param")
+
+
+def ids_after_files(args) -> None:
+    """``--verilog`` takes several files, so in ``--verilog mine.v M4P8`` the id lands among them: an
+    entry that is no file but an operator id (built-in or registered) moves back to the ids."""
+    files = []
+    for entry in args.verilog or []:
+        if not os.path.exists(entry) and not entry.endswith((".v", ".sv", ".vh")) and "/" not in entry:
+            try:
+                resolve(args, entry)
+            except OpmodelsError:
+                pass
+            else:
+                args.ids.append(entry)
+                continue
+        files.append(entry)
+    args.verilog = files
+
+
+def _keep_directory(text):
+    """``--keep DIR``: checked here, made by the verification once the RTL passed its checks (a refused
+    module writes nothing). Relative to the current directory."""
+    if text is None:
+        return None
+    if not text.strip():
+        raise OpmodelsError(f"--keep needs a directory name, not {text!r}")
+    path = Path(text).resolve()
+    if path.exists() and not path.is_dir():
+        raise OpmodelsError(f"--keep {text!r} is a file, not a directory")
+    return path
 
 
 def cmd_verify(args) -> int:
     """Exit 0 when every operator matches, 1 when one does not."""
+    ids_after_files(args)
     ops = operators(args)
     verification.require_simulator(args.sim)
     vectors = _vectors(args.vectors)
     if args.verilog and len(ops) != 1:
         raise OpmodelsError("--verilog checks one module against one operator; name exactly one id")
-    params = _params(args.param)
+    params, ties = _params(args.param), assignments(args.tie, "--tie")
     ports = (args.port_a, args.port_b, args.port_y)
-    unused = [option for option, given in (("--top", args.top), ("--param", args.param),
+    unused = [option for option, given in (("--top", args.top), ("--param", args.param), ("--clock", args.clock),
+                                           ("--latency", args.latency), ("--hold", args.hold), ("--tie", args.tie),
                                            ("--port-a/--port-b/--port-y", ports != verification.PORTS))
               if given]
     if unused and not args.verilog:
         raise OpmodelsError(f"{unused[0]} applies to a --verilog FILE of your own; give --verilog too")
-    # The build directories (<keep>/<ID>...) are checked and made by the verification functions.
-    keep = prepare_directory(args.keep, option="--keep") if args.keep is not None else None
+    keep = _keep_directory(args.keep)
 
     start = time.perf_counter()
-    if args.mac:
-        if args.verilog:
-            raise OpmodelsError("--mac checks the MAC shipped with opmodels (opm_mac.v); it does not take --verilog")
-        adder = resolve(args, args.mac)
-        results = [verification.verify_mac(op, adder, rtl=args.mac_rtl, streams=args.streams, k=args.k,
-                                           seed=args.seed, sim=args.sim,
-                                           work_dir=keep / f"{op.id}-mac" if keep else None)
-                   for op in ops]
-    elif args.verilog or len(ops) == 1:
-        results = [verification.verify(ops[0], verilog=args.verilog, top=args.top, ports=ports, params=params,
-                                       vectors=vectors, seed=args.seed, sim=args.sim,
-                                       work_dir=keep / ops[0].id if keep else None)]
-    else:
-        results = verification.verify_catalog(ops, jobs=args.jobs, vectors=vectors, seed=args.seed, sim=args.sim,
-                                              keep=keep)
+    with tools.ends_children_on_sigterm():  # `kill` leaves no simulator running
+        if args.mac:
+            if args.verilog:
+                raise OpmodelsError("--mac checks the MAC shipped with opmodels (opm_mac.v); it does not take --verilog")
+            adder = resolve(args, args.mac)
+            results = [verification.verify_mac(op, adder, rtl=args.mac_rtl, streams=args.streams, k=args.k,
+                                               seed=args.seed, sim=args.sim,
+                                               work_dir=keep / f"{op.id}-mac" if keep else None)
+                       for op in ops]
+        elif args.verilog or len(ops) == 1:
+            results = [verification.verify(ops[0], verilog=args.verilog, top=args.top, ports=ports, params=params,
+                                           vectors=vectors, seed=args.seed, sim=args.sim,
+                                           work_dir=keep / ops[0].id if keep else None, clock=args.clock,
+                                           latency=args.latency or 0, hold=args.hold, ties=ties, progress=True)]
+        else:
+            results = verification.verify_catalog(ops, jobs=args.jobs, vectors=vectors, seed=args.seed, sim=args.sim,
+                                                  keep=keep)
     elapsed = time.perf_counter() - start
     if args.json:
         print(json.dumps({"seconds": elapsed, "results": [r.__dict__ for r in results]}, indent=2))
@@ -99,6 +139,8 @@ def _report(results, elapsed: float, mac: bool) -> None:
                 print("  first counterexamples (a, b, expected, got):")
                 for a, b, want, got in r.counterexamples[:5]:
                     print(f"    a={a} b={b} expected={want} got={'x' if got is None else got}")
+        if r.note:
+            print(f"  {r.note}")
         if not r.passed and r.log:
             print(f"  log: {r.log}")
     total = sum(r.vectors for r in results)
@@ -112,20 +154,28 @@ def add_commands(commands) -> None:
     sub.add_argument("-o", "--output", default="rtl/generated", help="output directory (default: rtl/generated)")
     sub = commands.add("verify", cmd_verify, "simulate the Verilog of operators (cocotb + Icarus) against the model",
                        all_ids=catalog_ids)
-    sub.add_argument("--verilog", action="append", metavar="FILE",
-                     help="check your own RTL instead of the generated module (repeat for several files)")
+    sub.add_argument("--verilog", action="extend", nargs="+", metavar="FILE",
+                     help="check your own RTL instead of the generated module (several files, or repeat the option)")
     sub.add_argument("--top", help="the module to check in --verilog files")
     sub.add_argument("--port-a", default="a", help="name of the multiplicand / first operand port (default a)")
     sub.add_argument("--port-b", default="b", help="name of the multiplier / second operand port (default b)")
     sub.add_argument("--port-y", default="y", help="name of the result port (default y)")
     sub.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                      help="a Verilog parameter of the --top module, e.g. --param L=8")
+    sub.add_argument("--clock", metavar="PORT", help="a clocked (pipelined) module: its clock input, driven by the bench")
+    sub.add_argument("--latency", type=integer(1, verification.MAX_LATENCY), metavar="N",
+                     help="with --clock: clock edges from the operands to the result (a pair is fed every cycle)")
+    sub.add_argument("--hold", action="store_true",
+                     help="with --clock: hold each pair for N edges instead of feeding one per cycle (a multi-cycle unit)")
+    sub.add_argument("--tie", action="append", default=[], metavar="NAME=VALUE",
+                     help="tie another input of the module to a constant, e.g. --tie rst=0 --tie en=1")
     sub.add_argument("--vectors", default="default",
                      help="8-bit: every pair; wider: this many seeded random pairs plus corners (default 200000)")
     sub.add_argument("--seed", type=integer(0, MAX_SEED), default=0, help="seed of the random vectors (default 0)")
     sub.add_argument("-j", "--jobs", type=integer(1, MAX_JOBS), default=1, help="operators simulated in parallel (default 1)")
     sub.add_argument("--sim", default="icarus", help="simulator (icarus)")
-    sub.add_argument("--keep", metavar="DIR", help="build in DIR/<ID> and keep the build and logs")
+    sub.add_argument("--keep", metavar="DIR", help="build in DIR/<ID> and keep the build and logs (relative to the "
+                     "current directory)")
     sub.add_argument("--mac", metavar="ADDER", help="instead, run the clocked MAC (opm_mac.v, shipped with opmodels) "
                      "with this adder, e.g. LOA8: random streams of products, checked against spec section 8")
     sub.add_argument("--mac-rtl", choices=("generated", "handwritten"), default="generated",

@@ -215,6 +215,86 @@ def cost(op, operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, use_ca
                 toggles, weighted, stream, tool, flow)
 
 
+def _with_ports(netlist: Netlist, ports, name: str) -> Netlist:
+    """The netlist with its ports ``ports`` (a, b, y of the user's design) named a, b and y."""
+    pa, pb, py = ports
+    for port, kind, found in ((pa, "input", netlist.inputs), (pb, "input", netlist.inputs), (py, "output", netlist.outputs)):
+        if port not in found:
+            listing = ", ".join([*(f"input {p}" for p in netlist.inputs), *(f"output {p}" for p in netlist.outputs)])
+            raise OpmodelsError(f"{name}: the design has no {kind} port {port!r} (ports: {listing}); "
+                                "rename with --port-a/--port-b/--port-y")
+    others = [p for p in netlist.inputs if p not in (pa, pb)]
+    if others:
+        raise OpmodelsError(f"{name}: the design has inputs besides {pa} and {pb} ({', '.join(others)}); "
+                            "a cost is that of a combinational operator of two operands")
+    return Netlist({"a": netlist.inputs[pa], "b": netlist.inputs[pb]}, {"y": netlist.outputs[py]}, netlist.gates,
+                   netlist.stat, netlist.tool)
+
+
+def design_cost(verilog, top: str | None = None, params: dict | None = None, op=None, ports=("a", "b", "y"),
+                operands=None, samples: int = ENERGY_SAMPLES, seed: int = 0, flow: str = DEFAULT_FLOW,
+                name: str | None = None) -> Cost:
+    """Cost of a Verilog design of your own (``verilog``: text, or paths of files), synthesised by the
+    flow of the catalog's operators, with ``params`` set on module ``top``.
+
+    With an :class:`~opmodels.Operator` ``op``, the design's ports ``ports`` (a, b, y) are checked to
+    compute ``op`` on :func:`opmodels.vectors.check_pairs` (as every catalog netlist is) and the
+    energy figures come from ``op``'s operand stream, the one its own cost uses, so the figures compare.
+    Without one, nothing is checked and the stream drives every input with seeded uniform bit patterns
+    (``operands`` (a, b) go to ports a and b, other inputs held at 0)."""
+    if not 2 <= samples <= MAX_SAMPLES:
+        raise OpmodelsError(f"samples must be at least 2 (toggles are counted between operations) and at most "
+                            f"{MAX_SAMPLES:,}, not {samples}")
+    name = name or (verilog if isinstance(verilog, str) and "\n" not in verilog else
+                    ", ".join(map(str, [verilog] if isinstance(verilog, (str, Path)) else verilog)))
+    if isinstance(verilog, Path):
+        verilog = [verilog]
+    netlist = yosys.synthesize(verilog, top, name=name, flow=flow, params=params)
+    design_id = top or netlist.top
+    if op is not None:
+        _require_operator(op, "design_cost()")
+        named = _with_ports(netlist, ports, name)
+        try:
+            check_netlist(named, op, seed)
+        except SynthesisError as error:
+            raise SynthesisError(f"{name}: module {design_id} does not compute {op.id}: "
+                                 f"{str(error).removeprefix(op.id + ': ')}") from None
+        if operands is None:
+            a, b = uniform_stream(op, samples, seed)
+            stream = f"uniform random, {samples} pairs, seed {seed}"
+        else:
+            a, b = operands
+            stream = f"given, {np.asarray(a).size} pairs"
+        toggles, weighted = energy(named, op, a, b)
+    else:
+        widths = {port: len(bits) for port, bits in netlist.inputs.items()}
+        if any(w > 63 for w in widths.values()):
+            raise OpmodelsError(f"{name}: inputs wider than 63 bits cannot be simulated")
+        if operands is None:
+            rng = np.random.default_rng(seed)
+            patterns = {port: rng.integers(0, 1 << w, samples, dtype=np.uint64) for port, w in widths.items()}
+            stream = f"uniform random bit patterns on every input, {samples} operations, seed {seed}"
+        else:
+            a, b = (np.asarray(x) for x in operands)
+            pa, pb, _ = ports
+            for port, x in ((pa, a), (pb, b)):
+                if port not in widths:
+                    raise OpmodelsError(f"{name}: the design has no input {port!r} for the trace (inputs: "
+                                        f"{', '.join(widths)}); rename with --port-a/--port-b")
+                low, high = -(1 << (widths[port] - 1)), (1 << widths[port]) - 1
+                if x.size and (x.min() < low or x.max() > high):
+                    raise OpmodelsError(f"{name}: trace values for {port} must fit its {widths[port]} bits "
+                                        f"({low}..{high}), not {x.min()}..{x.max()}")
+            patterns = {port: np.zeros(len(a), dtype=np.uint64) for port in widths}
+            patterns[pa], patterns[pb] = to_patterns(a, widths[pa]), to_patterns(b, widths[pb])
+            stream = f"given, {a.size} pairs"
+        per_kind = netlist.toggles(patterns)
+        toggles = round(sum(per_kind.values()), 4)
+        weighted = round(sum(ENERGY_WEIGHT[kind] * t for kind, t in per_kind.items()), 4)
+    return Cost(design_id, "", netlist.cell_counts(), netlist.area(), netlist.depth(), toggles, weighted, stream,
+                netlist.tool, flow)
+
+
 def baseline_id(op) -> str:
     """The catalog id of the exact operator of the same kind and width: what relative figures are
     relative to (the caller resolves it)."""

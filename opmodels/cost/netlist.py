@@ -62,6 +62,7 @@ class Netlist:
     gates: list[Gate]
     stat: str = ""  # what the tool that made it printed about it (Yosys's `stat`)
     tool: str = ""  # which tool made it (e.g. "Yosys 0.23")
+    top: str = ""   # the module it is the netlist of
 
     @classmethod
     def build(cls, inputs: dict, outputs: dict, gates: list[Gate], name: str = "netlist") -> "Netlist":

@@ -10,8 +10,9 @@ the data, to the EXACT table's split kernel, which gives the same numbers):
 
 - LUT mode: an 8-bit multiplier is its 256 x 256 table (spec section 6). On the CPU each weight's
   table column is split into two 16- or 32-entry tables indexed by parts of the activation, so a MAC
-  row is two contiguous vector adds (see :mod:`.tables` and :mod:`.split`); every output still
-  accumulates k in order, so LOA accumulation runs in the same loop.
+  row is two contiguous vector adds (see :mod:`.tables` and :mod:`.split`); a table without such a
+  split gets whole-column rows (one vector add per MAC row). The tables are built once per layer's
+  weights and kept. Every output still accumulates k in order, so LOA accumulation runs in the same loop.
 - Behavioural mode: a wider multiplier runs its generated scalar function (no table exists).
 - ``multiplier=opmodels.EXACT_PRODUCT``: the exact product a*b of any int32 operands. (The catalog's
   ``"EXACT"`` is the 8-bit exact Booth multiplier: its operands are checked like any 8-bit operator's.)
@@ -31,13 +32,14 @@ from __future__ import annotations
 from ..catalog import get
 from ..errors import OpmodelsError
 from ..operator import EXACT_PRODUCT, ExactProduct, Operator
-from . import cpu, cuda, planning, split
+from . import chunks, cpu, cuda, planning, split
 from .geometry import ConvGeometry, conv_geometry
 from .planning import Plan
 
 __all__ = ["EXACT_PRODUCT", "ConvGeometry", "Plan", "conv2d", "conv_geometry", "matmul", "plan"]
 
-RUNNERS = {"loop": cpu, "split": split}  # planning.route's answer -> the module that runs it
+RUNNERS = {"loop": cpu, "split": split, "chunks": chunks}  # _route's answer -> the module that runs it
+CHUNK_MIN_ROWS = 4  # fewer activation rows: the scalar function costs less than staging the tables
 
 
 def _multiplier(multiplier) -> Operator | ExactProduct:
@@ -56,9 +58,13 @@ def plan(multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_op
     return planning.plan(_multiplier(multiplier), _adder(adder), acc_width, backend, booth_operand)
 
 
-def _host_only(out) -> None:
-    if out is not None:
-        raise OpmodelsError("out= is supported by the cpu backend only")
+def _route(p: Plan, rows: int, outputs: int, x, w) -> tuple[str, Plan]:
+    """planning.route, and wide operands whose chunk split is proven from the IR (see :mod:`.chunks`)
+    take the chunk-table kernel instead of the per-MAC scalar function."""
+    kernel, p = planning.route(p, rows, outputs, x, w)
+    if kernel == "loop" and rows >= CHUNK_MIN_ROWS and chunks.applies(p):
+        return "chunks", p
+    return kernel, p
 
 
 def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w", out=None):
@@ -66,20 +72,20 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
 
     x: integer [M, K] (the multiplicand values, or the Booth-recoded values with ``booth_operand="x"``);
     w: integer [K, N]. Returns the signed ``acc_width``-bit results as int64 [M, N]; with
-    ``backend="cuda"`` x and w are device arrays and so is the result. ``out`` (CPU): an [M, N] array
-    of dtype int64, int32, float64 or float32 that receives the results, converted to its dtype.
+    ``backend="cuda"`` x and w are device arrays and so is the result. ``out``: an [M, N] array of dtype
+    int64, int32, float64 or float32 that receives the results, converted to its dtype (a C-contiguous
+    numpy array on the CPU; with ``backend="cuda"`` any device array, e.g. a torch CUDA tensor).
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _host_only(out)
-        return cuda.matmul(p, x, w)
+        return cuda.matmul(p, x, w, out)
     x = planning.host_array("x", x, 2, "[M, K]")
     w = planning.host_array("w", w, 2, "[K, N]")
     planning.check_matmul_shapes(x, w)
     planning.check_range(p, "x", x)
     planning.check_range(p, "w", w)
     out = planning.out_array(out, (x.shape[0], w.shape[1]))
-    kernel, p = planning.route(p, x.shape[0], w.shape[1], x, w)
+    kernel, p = _route(p, x.shape[0], w.shape[1], x, w)
     return RUNNERS[kernel].matmul(p, x, w, out)
 
 
@@ -95,13 +101,12 @@ def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, paddi
     """
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
-        _host_only(out)
-        return cuda.conv2d(p, x, w, stride, padding, dilation, groups)
+        return cuda.conv2d(p, x, w, stride, padding, dilation, groups, out)
     x = planning.host_array("x", x, 4, "[N, C, H, W]")
     w = planning.host_array("w", w, 4, "[O, C/groups, kh, kw]")
     geometry = conv_geometry(x.shape, w.shape, stride, padding, dilation, groups)
     planning.check_range(p, "x", x)
     planning.check_range(p, "w", w)
     out = planning.out_array(out, (x.shape[0], w.shape[0], geometry.ho, geometry.wo))
-    kernel, p = planning.route(p, x.shape[0] * geometry.ho * geometry.wo, w.shape[0] // geometry.groups, x, w)
+    kernel, p = _route(p, x.shape[0] * geometry.ho * geometry.wo, w.shape[0] // geometry.groups, x, w)
     return RUNNERS[kernel].conv2d(p, x, w, geometry, out)

@@ -7,18 +7,18 @@ inline and vectorise and ``cache=True`` holds for the whole file. Every loop kee
 output: k ascends in the accumulation of each output (spec section 8).
 
 Templates: ``"cpu"`` (the generated loops of every mode, run by :mod:`.cpu`), ``"split"`` (LUT mode's
-split tables, run by :mod:`.split`), ``"cuda"`` (run by :mod:`.cuda`). :func:`module` returns the loaded
+split tables, run by :mod:`.split`); the CUDA kernels' template lives in :mod:`.cuda`, the chunk
+kernels' in :mod:`.chunks`; both fill it with :func:`fill` and :func:`accumulate_lines`. :func:`module` returns the loaded
 module of a template for a plan.
 """
 from __future__ import annotations
 
-from ..backends import numba_cpu, numba_cuda
+from ..backends import numba_cpu
 
 # The line computing p = P(x, w) in LUT and exact mode (behavioural mode pastes the multiplier's
 # generated statements instead); x is the activation value, w the weight value, all int64.
 LUT_LINE = "p = np.int64(table[x & 255, w & 255])"
 EXACT_LINE = "p = x * w"
-CUDA_LUT_LINE = "p = np.int64(tile[kk, x & 255])"  # the staged table row of this k
 
 # -- CPU: the generated loops (every mode) ---------------------------------------------------------
 CPU_KERNELS = '''
@@ -77,9 +77,9 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
 SPLIT_KERNELS = '''
 @numba.njit(cache=True, parallel=True, nogil=True)
-def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
+def build_tables(wpat, wpat2, has2, split, hb, pairs, tables):
     # tables[g, nb, s, r, :] for the NB weights of block nb at step s (patterns, zero-padded).
-    # One step (lo_rows = 16): row r is split[r, w]. A pair of steps (lo_rows = 256, exact adder
+    # One step: row r is split[r, w] (split: the split T, or a whole table). A pair of steps (exact adder
     # only): row r < 256 is split[r & 15, w] + split[r >> 4, w2], row 256 + h is
     # split[16 + (h & (2^hb - 1)), w] + split[16 + (h >> hb), w2]; has2 = 0 where the pair is a lone
     # last step. Flat unsigned indices: numba then skips its negative-index checks.
@@ -89,7 +89,6 @@ def build_tables(wpat, wpat2, has2, split, hb, lo_rows, tables):
     w2flat = wpat2.ravel()
     sflat = split.ravel()
     tflat = tables.reshape(-1)
-    pairs = lo_rows == 256
     for task in numba.prange(G * NBLK * KC):  # the (g, nb, s) order of the table's layout
         g = task // (NBLK * KC)
         nb = (task // KC) % NBLK
@@ -167,111 +166,67 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
                         #ACCUMULATE
                     aflat[a0 + j] = acc
 
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def row_kernel(xflat, base, koff, goff, tables, accs, MB):
+    # A table without a split: each step's table holds the weights' whole columns (256 rows, one
+    # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
+    # split_kernel's loops: two steps per pass, k ascending for every output.
+    G, NBLK, KC, R, NB = tables.shape
+    M = base.shape[0]
+    MBLK = (M + MB - 1) // MB
+    tflat = tables.reshape(-1)
+    aflat = accs.reshape(-1)
+    nbu = np.uint64(NB)
+    for task in numba.prange(G * NBLK * MBLK):
+        g = task // (NBLK * MBLK)
+        nb = (task // MBLK) % NBLK
+        m0 = (task % MBLK) * MB
+        m1 = min(M, m0 + MB)
+        for k in range(0, KC, 2):
+            two = k + 1 < KC
+            k1 = k + 1 if two else k
+            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
+            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+            for m in range(m0, m1):
+                b = base[m] + goff[g]
+                r0 = t0 + np.uint64(xflat[b + koff[k]]) * nbu
+                r1 = t1 + np.uint64(xflat[b + koff[k1]]) * nbu
+                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                for j in range(nbu):
+                    acc = aflat[a0 + j]
+                    p = tflat[r0 + j]
+                    #ACCUMULATE
+                    if two:
+                        p = tflat[r1 + j]
+                        #ACCUMULATE
+                    aflat[a0 + j] = acc
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def finish(accs, out, shift):
     # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
     # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
-    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping.
+    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping; one task per
+    # (image or matmul row, block of outputs): a matmul (P = 1) reads and writes both contiguously.
     G, NBLK, M, NB = accs.shape
     I, O, P = out.shape
     OG = O // G
-    for task in numba.prange(I * O):
-        i = task // O
-        o = task % O
-        g = o // OG
-        nb = (o % OG) // NB
-        j = (o % OG) % NB
-        for p in range(P):
-            v = np.int64(accs[g, nb, i * P + p, j])
-            out[i, o, p] = (v << shift) >> shift
+    for task in numba.prange(I * G * NBLK):
+        i = task // (G * NBLK)
+        g = (task // NBLK) % G
+        nb = task % NBLK
+        for j in range(min(NB, OG - nb * NB)):
+            o = g * OG + nb * NB + j
+            for p in range(P):
+                v = np.int64(accs[g, nb, i * P + p, j])
+                out[i, o, p] = (v << shift) >> shift
 '''
-
-# -- CUDA: one thread per output (see opmodels.kernels.cuda) ---------------------------------------
-CUDA_KERNELS = '''
-TILE_K = 16
-
-
-@cuda.jit(cache=True)
-def matmul_kernel(xs, ws, table, use_table, out, acc_shift):
-    # block (blockIdx.x: a run of THREADS rows m, blockIdx.y: one column n)
-    tile = cuda.shared.array((TILE_K, 256), numba.int32)
-    m = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    n = cuda.blockIdx.y
-    M = xs.shape[0]
-    K = xs.shape[1]
-    acc = np.int64(0)
-    for k0 in range(0, K, TILE_K):
-        kn = min(TILE_K, K - k0)
-        if use_table:  # uniform over the block, so the barriers below are reached by every thread
-            for e in range(cuda.threadIdx.x, kn * 256, cuda.blockDim.x):
-                tile[e // 256, e % 256] = table[np.int64(ws[k0 + e // 256, n]) & 255, e % 256]
-            cuda.syncthreads()
-        if m < M:
-            for kk in range(kn):
-                x = np.int64(xs[m, k0 + kk])
-                w = np.int64(ws[k0 + kk, n])
-                #PRODUCT
-                #ACCUMULATE
-        if use_table:
-            cuda.syncthreads()
-    if m < M:
-        out[m, n] = (acc << acc_shift) >> acc_shift
-
-
-@cuda.jit(cache=True)
-def conv2d_kernel(xs, ws, table, use_table, out, acc_shift, sh, sw, ph, pw, dh, dw, groups):
-    # block (blockIdx.x: a run of THREADS output pixels, blockIdx.y: one (image, output channel))
-    tile = cuda.shared.array((TILE_K, 256), numba.int32)
-    H = xs.shape[2]
-    W = xs.shape[3]
-    O = ws.shape[0]
-    CG = ws.shape[1]
-    KH = ws.shape[2]
-    KW = ws.shape[3]
-    HO = out.shape[2]
-    WO = out.shape[3]
-    pixel = cuda.blockIdx.x * cuda.blockDim.x + cuda.threadIdx.x
-    nn = cuda.blockIdx.y // O
-    o = cuda.blockIdx.y % O
-    c0 = (o // (O // groups)) * CG
-    oh = pixel // WO
-    ow = pixel % WO
-    K = CG * KH * KW
-    acc = np.int64(0)
-    for k0 in range(0, K, TILE_K):
-        kn = min(TILE_K, K - k0)
-        if use_table:
-            for e in range(cuda.threadIdx.x, kn * 256, cuda.blockDim.x):
-                k = k0 + e // 256
-                wk = np.int64(ws[o, k // (KH * KW), (k // KW) % KH, k % KW])
-                tile[e // 256, e % 256] = table[wk & 255, e % 256]
-            cuda.syncthreads()
-        if pixel < HO * WO:
-            for kk in range(kn):
-                k = k0 + kk
-                c = k // (KH * KW)
-                i = (k // KW) % KH
-                j = k % KW
-                ih = oh * sh - ph + i * dh
-                iw = ow * sw - pw + j * dw
-                x = np.int64(0)  # zero padding: a real MAC with operand 0
-                if 0 <= ih < H and 0 <= iw < W:
-                    x = np.int64(xs[nn, c0 + c, ih, iw])
-                w = np.int64(ws[o, c, i, j])
-                #PRODUCT
-                #ACCUMULATE
-        if use_table:
-            cuda.syncthreads()
-    if pixel < HO * WO:
-        out[nn, o, oh, ow] = (acc << acc_shift) >> acc_shift
-'''
-
 
 # template name -> (text, renderer, LUT-mode product line, file stem)
 TEMPLATES = {
     "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
     "split": (SPLIT_KERNELS, numba_cpu.CPU, LUT_LINE, "split"),
-    "cuda": (CUDA_KERNELS, numba_cuda.CUDA, CUDA_LUT_LINE, "cuda_kernels"),
 }
 
 _modules: dict[tuple, object] = {}

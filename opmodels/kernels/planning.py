@@ -25,8 +25,8 @@ BACKENDS = ("cpu", "cuda")
 BOOTH_OPERANDS = ("w", "x")
 ACC_WIDTHS = range(2, 65)
 OUT_DTYPES = ("int64", "int32", "float64", "float32")
-# The split kernel builds its tables per call: it pays off from a few activation rows, and with at
-# least this many outputs per group (fewer, e.g. depthwise, keep the gather loops).
+# The table kernel pays off from a few activation rows (its tables are built once per layer), and
+# with at least this many outputs per group (fewer, e.g. depthwise, keep the gather loops).
 SPLIT_MIN_ROWS = 8
 SPLIT_MIN_OUTPUTS = 4
 
@@ -143,7 +143,8 @@ def out_array(out, shape: tuple):
 
 # -- the CPU kernel ---------------------------------------------------------------------------------------
 def route(plan_: Plan, rows: int, outputs: int, x: np.ndarray, w: np.ndarray) -> tuple[str, Plan]:
-    """``("split", plan)`` for the split-table kernel, ``("loop", plan)`` for the generated loops.
+    """``("split", plan)`` for the table kernels of :mod:`.split` (every 8-bit table: its split, or its
+    whole columns where it has none), ``("loop", plan)`` for the generated loops.
 
     rows: activation rows (conv2d: output pixels of all images); outputs: outputs per group. The exact
     product of operands within 8 bits is the EXACT table's, so it takes the split kernel too (the
@@ -155,6 +156,6 @@ def route(plan_: Plan, rows: int, outputs: int, x: np.ndarray, w: np.ndarray) ->
     low, high = -(1 << (LUT_WIDTH - 1)), (1 << (LUT_WIDTH - 1)) - 1
     if plan_.mode == "exact" and all(not a.size or (a.min() >= low and a.max() <= high) for a in (x, w)):
         candidate = dataclasses.replace(plan_, multiplier=ExactBoothParams(LUT_WIDTH).build())
-    if candidate.mode == "lut" and candidate.split() is not None:
+    if candidate.mode == "lut":  # a table without a split takes the same kernel's whole-column rows
         return "split", candidate
     return "loop", plan_

@@ -1,16 +1,24 @@
-"""Run LUT mode on the CPU with split tables: each weight's table column split into two 16- or
-32-entry tables (the split itself: :mod:`.tables`), kernels from template ``"split"`` of :mod:`.generate`.
+"""Run LUT mode on the CPU with per-weight tables: each weight's table column split into two 16- or
+32-entry tables (the split itself: :mod:`.tables`), or, for a table without a split, its whole
+column; kernels from template ``"split"`` of :mod:`.generate`.
 
-The kernel gathers, once per call, the T rows of every weight into a small table per reduction
-step k and block of NB outputs (``R x NB``, int16 when the values fit, a few KB), and for each
-activation adds two of its rows to NB int32 accumulators: two contiguous vector adds per MAC row
-instead of NB scattered 256 x 256 table lookups. With the exact adder, narrow blocks of many rows
-use pair tables whose rows hold the sum of two consecutive steps' products (one row pair per two
-MACs). Each output still sees k in ascending order (spec section 8), so LOA accumulation runs in the
-same loop, one product at a time. Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at
-``xflat[base[m] + koff[k]]`` (for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
+The tables hold, per reduction step k and block of NB outputs, the T rows of those NB weights
+(``R x NB``, int16 when the values fit, a few KB), and for each activation the kernel adds two of
+its rows to NB int32 accumulators: two contiguous vector adds per MAC row instead of NB scattered
+256 x 256 table lookups (whole columns: one row of 256 per step, one add). With the exact adder,
+narrow blocks use pair tables whose rows hold the sum of two consecutive steps' products (one row
+pair per two MACs). Tables are built once per weights' content and kept (``CACHE_BYTES``); tables
+too large to keep are built per call in k-chunks that stay in cache. Each output still sees k in
+ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time.
+Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at ``xflat[base[m] + koff[k]]``
+(for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
 """
 from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,13 +29,74 @@ from .planning import Plan
 MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
 PAIR_BLOCK = 16  # blocks this narrow use pair tables (256 + 2^(2 hb) rows: small enough for the cache)
 PAIR_MIN_ROWS = 4096  # ... when enough rows share them: a pair table has 8x the rows to build
-TABLE_BYTES = 2 << 20  # the per-call tables are built for chunks of k of this size, which stay in cache
+TABLE_BYTES = 2 << 20  # tables built per call are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
+# Prepared tables are kept across calls, keyed by the weights' content (weights are static in
+# inference), within CACHE_BYTES; a layer whose tables would take more than a quarter of it builds
+# them per call, in chunks of k, instead. When the cache is full, only tables unused for STALE_CALLS
+# calls make room (a network larger than the cache, run again and again, keeps its first layers'
+# tables instead of evicting each one just before it is needed again; tables of weights that have
+# changed go stale).
+CACHE_BYTES = 512 << 20
+STALE_CALLS = 256
+
+_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # least recently used first
+_last_use: dict[tuple, int] = {}
+_clock = [0]
+_lock = threading.Lock()  # calls from several threads (the kernels release the GIL) share the cache
+
+
+def clear_cache() -> None:
+    """Forget every prepared table (they are rebuilt on the next call)."""
+    with _lock:
+        _cache.clear()
+        _last_use.clear()
+
+
+def cache_bytes() -> int:
+    """The bytes the prepared tables take now."""
+    return sum(t.nbytes for t in list(_cache.values()))
 
 
 def _block_width(outputs: int) -> int:
     """NB: outputs per block, a power of two from MIN_BLOCK to 128."""
     return min(128, max(MIN_BLOCK, 1 << (outputs - 1).bit_length()))
+
+
+class _Layout(NamedTuple):
+    """How a step's weights become table rows: ``kind`` "split" (two rows per step: T_lo[x & 15] +
+    T_hi[x >> shift]), "pairs" (two rows per two steps, exact adder) or "rows" (a table without a
+    split: the whole column, one row per step, indexed by the pattern x)."""
+
+    kind: str
+    shift: int
+    T: np.ndarray  # what build_tables reads: the split T, or the whole oriented table
+    lo_rows: int
+    rows: int
+    steps: int
+
+
+def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1) -> _Layout:
+    """The layout for K steps, M rows and blocks of NB outputs (``tables``: G x nblocks of them)."""
+    split = plan.split()
+    if split is None:
+        table = plan.table()
+        fits16 = -2**15 <= int(table.min()) and int(table.max()) < 2**15
+        return _Layout("rows", 0, table.astype(np.int16 if fits16 else np.int32), 256, 256, K)
+    shift, T = split
+    hb = 8 - shift
+    # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each
+    # product), where enough rows share their building or they are built once and kept.
+    if plan.adder is None and NB <= PAIR_BLOCK:
+        dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
+        pairs = _Layout("pairs", shift, T.astype(dtype), 256, 256 + (1 << 2 * hb), -(-K // 2))
+        if M >= PAIR_MIN_ROWS or _nbytes(pairs, tables, NB) <= CACHE_BYTES // 4:
+            return pairs
+    return _Layout("split", shift, T, 16, 16 + (1 << hb), K)
+
+
+def _nbytes(layout: _Layout, tables: int, NB: int) -> int:
+    return tables * layout.steps * layout.rows * NB * layout.T.itemsize
 
 
 def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
@@ -38,41 +107,94 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     [G, K, OG] weight values; out: [I, G * OG, P] with I * P = M (matmul: P = 1; conv2d: the output
     pixels of each image), any of the dtypes ``kernels.matmul`` accepts for ``out``.
     """
-    shift, T = plan.split()
     G, K, OG = w.shape
     M = base.shape[0]
     NB = _block_width(OG)
     nblocks = -(-OG // NB)
+    layout = _layout(plan, K, M, NB, G * nblocks)
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
-    accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, T))
-    hb = 8 - shift
-    # Narrow blocks with the exact adder: pair tables, one row pair per two MACs (LOA sums each product).
-    pairs = plan.adder is None and NB <= PAIR_BLOCK and M >= PAIR_MIN_ROWS
-    if pairs:
-        steps = -(-K // 2)
+    accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, layout))
+    if layout.kind == "pairs":
         last = koff[-1:] if K % 2 else koff[:0]
         koff, koff2 = koff[0::2], np.concatenate([koff[1::2], last])
+    else:
+        koff2 = koff
+    module = generate.module(plan, "split")
+    goff = np.asarray(group_offsets, np.int64)
+    mb = _row_block(M, G * nblocks, NB * accs.itemsize)
+    for k0, tables in _tables(plan, layout, wpat, G, nblocks, NB, module):
+        part = slice(k0, k0 + tables.shape[2])
+        if layout.kind == "rows":
+            module.row_kernel(xflat, base, np.ascontiguousarray(koff[part]), goff, tables, accs, mb)
+        else:
+            module.split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
+                                goff, tables, layout.shift, layout.lo_rows, accs, mb)
+    module.finish(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
+
+
+def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int, NB: int, module):
+    """(k0, tables [G, nblocks, kc, rows, NB]) for consecutive chunks of steps: all steps at once
+    from the cache (built on a miss), or, for tables too large to keep, built per call in chunks."""
+    steps, rows, T = layout.steps, layout.rows, layout.T
+    K = wpat.shape[1]
+    if layout.kind == "pairs":
         wpat, wpat2 = wpat[:, 0::2], np.concatenate([wpat[:, 1::2], wpat[:, K - K % 2:]], axis=1)
         has2 = (np.arange(steps) < K // 2).astype(np.uint8)
-        lo_rows, rows = 256, 256 + (1 << 2 * hb)
-        dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
     else:
-        steps, koff2, wpat2, has2 = K, koff, wpat, np.zeros(K, np.uint8)
-        lo_rows, rows, dtype = 16, 16 + (1 << hb), T.dtype
-    T = T.astype(dtype)
-    kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
-    tables = np.empty((G, nblocks, kc, rows, NB), T.dtype)
-    module = generate.module(plan, "split")
-    mb = _row_block(M, G * nblocks, NB * accs.itemsize)
-    for k0 in range(0, steps, kc):
-        chunk = tables if k0 + kc <= steps else np.empty((G, nblocks, steps - k0, rows, NB), T.dtype)
-        part = slice(k0, k0 + kc)
+        wpat2, has2 = wpat, np.zeros(steps, np.uint8)
+    hb = 8 - layout.shift
+
+    def build(part, into):
         module.build_tables(np.ascontiguousarray(wpat[:, part]), np.ascontiguousarray(wpat2[:, part]), has2[part],
-                            T, hb, lo_rows, chunk)
-        module.split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
-                            np.asarray(group_offsets, np.int64), chunk, shift, lo_rows, accs, mb)
-    module.finish(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
+                            T, hb, layout.kind == "pairs", into)
+        return into
+
+    nbytes = _nbytes(layout, G * nblocks, NB)
+    if nbytes <= CACHE_BYTES // 4:
+        key = (plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, wpat.shape,
+               NB, hashlib.blake2b(wpat.tobytes(), digest_size=20).hexdigest())
+        with _lock:
+            _clock[0] += 1
+            tables = _cache.get(key)
+            if tables is not None:
+                _cache.move_to_end(key)
+                _last_use[key] = _clock[0]
+            room = tables is None and _make_room(nbytes)
+        if tables is not None:
+            yield 0, tables
+            return
+        if room:
+            tables = build(slice(0, steps), np.empty((G, nblocks, steps, rows, NB), T.dtype))
+            with _lock:
+                _cache[key] = tables
+                _last_use[key] = _clock[0]
+            yield 0, tables
+            return
+    kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
+    chunk = np.empty((G, nblocks, kc, rows, NB), T.dtype)
+    for k0 in range(0, steps, kc):
+        into = chunk if k0 + kc <= steps else np.empty((G, nblocks, steps - k0, rows, NB), T.dtype)
+        yield k0, build(slice(k0, k0 + kc), into)
+
+
+def _make_room(nbytes: int) -> bool:
+    """Evict stale tables (unused for STALE_CALLS calls), least recently used first, until ``nbytes``
+    more fit; False (nothing evicted) when they cannot. Called holding _lock."""
+    held = cache_bytes()
+    stale, freed = [], 0
+    for key, tables in _cache.items():  # least recently used first
+        if held - freed + nbytes <= CACHE_BYTES:
+            break
+        if _clock[0] - _last_use[key] <= STALE_CALLS:
+            return False
+        stale.append(key)
+        freed += tables.nbytes
+    if held - freed + nbytes > CACHE_BYTES:
+        return False
+    for key in stale:
+        del _cache[key], _last_use[key]
+    return True
 
 
 def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
@@ -83,12 +205,14 @@ def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
     return max(1, min(ACC_BYTES // row_bytes, -(-rows // tasks_per_column_block)))
 
 
-def _acc_dtype(plan: Plan, K: int, T: np.ndarray):
+def _acc_dtype(plan: Plan, K: int, layout: _Layout):
     """int32 accumulators (8 per AVX2 vector) when they hold the result: the exact adder keeps the
     sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32."""
     if plan.adder is not None:
         return np.int64  # the LOA's generated statements produce the signed acc_width-bit value
-    largest = K * (int(np.abs(T[:16]).max()) + int(np.abs(T[16:]).max()))
+    T = layout.T
+    per_step = int(np.abs(T).max()) if layout.kind == "rows" else int(np.abs(T[:16]).max()) + int(np.abs(T[16:]).max())
+    largest = K * per_step
     return np.int32 if plan.acc_width <= 32 or largest < 2**31 else np.int64
 
 

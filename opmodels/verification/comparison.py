@@ -34,9 +34,19 @@ def reference(op, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return op.evaluate(a, b)
 
 
-def compare(op_id: str, y, a, b, expected, got: list, limit: int = 10) -> dict:
+def swapped_reference(op, a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """What the RTL would give with its operand ports swapped, ``op(b, a)``, when both operands have one
+    width and signedness (else None: swapped ports would not have the right widths)."""
+    if (op.a.width, op.a.signed) != (op.b.width, op.b.signed):
+        return None
+    return reference(op, b, a)
+
+
+def compare(op_id: str, y, a, b, expected, got: list, limit: int = 10, swapped=None) -> dict:
     """Compare result words read from the simulator (``None``: x/z bits) with ``expected``; ``y`` is
-    the result port (its width and signedness say how a word reads)."""
+    the result port (its width and signedness say how a word reads). ``swapped``: the reference with
+    the operands exchanged; the summary then counts the mismatches against it too, so a report can say
+    that the ports look swapped."""
     if len(got) != len(expected):
         raise RuntimeError(f"the harness returned {len(got)} results for {len(expected)} vectors")
     unknown = np.array([g is None for g in got], dtype=bool)
@@ -45,8 +55,11 @@ def compare(op_id: str, y, a, b, expected, got: list, limit: int = 10) -> dict:
     bad = np.flatnonzero(unknown | (values != expected))
     examples = [[int(a[i]), int(b[i]), int(expected[i]), None if unknown[i] else int(values[i])]
                 for i in bad[:limit]]
-    return {"operator": op_id, "vectors": int(len(expected)), "mismatches": int(len(bad)),
-            "counterexamples": examples}
+    summary = {"operator": op_id, "vectors": int(len(expected)), "mismatches": int(len(bad)),
+               "counterexamples": examples}
+    if swapped is not None and len(bad):
+        summary["swapped_mismatches"] = int(np.count_nonzero(unknown | (values != swapped)))
+    return summary
 
 
 @dataclass
@@ -61,6 +74,7 @@ class Result:
     counterexamples: list = field(default_factory=list)
     seconds: float = 0.0
     log: str = ""
+    note: str = ""  # what the mismatches suggest, e.g. "ports look swapped: ..."
 
     @property
     def passed(self) -> bool:

@@ -75,7 +75,7 @@ def verify_mac(mul: Operator, add: Operator, rtl: str = "generated", streams: in
         raise OpmodelsError(f"streams and k must be positive, with at most {MAX_MAC_PRODUCTS:,} products in all, "
                             f"not {streams} and {k}")
     simulator.require_simulator(sim)
-    work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-mac-{mul.id}-{add.id}-"))
+    work = Path(work_dir or tempfile.mkdtemp(prefix=f"opmodels-mac-{mul.id}-{add.id}-")).resolve()
     prepare_directory(work, option="build directory")
     if rtl == "generated":
         sources = [artifacts.write_verilog(mul, work), artifacts.write_verilog(add, work)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from .. import tools
@@ -47,13 +48,19 @@ def runner(sim: str = "icarus"):
     return get_runner(sim)
 
 
-def compile_check(sources, top: str, log: Path, defines: dict | None = None) -> None:
-    """Compile the user's files alone first, so a syntax error or a missing top module is named."""
+def compile_check(sources, top: str, log: Path | None = None, defines: dict | None = None) -> None:
+    """Compile the user's files alone first, so a syntax error or a missing top module is named. On a
+    failure the compiler's output goes to ``log`` (by default a new temporary file: a refused design
+    leaves nothing in the build directory)."""
     command = ["iverilog", "-g2012", "-o", os.devnull, "-s", top,
                *(f"-D{k}={v}" for k, v in (defines or {}).items()), *map(str, sources)]
     result = tools.run(command, what=f"iverilog compiling {top}")
     if result.returncode:
         output = result.stdout + result.stderr
+        if log is None:
+            handle, name = tempfile.mkstemp(prefix=f"opmodels-compile-{top}-", suffix=".log")
+            os.close(handle)
+            log = Path(name)
         log.write_text(output)
         raise OpmodelsError(f"{', '.join(map(str, sources))} does not compile with top module {top!r}: "
                             f"{first_error(output)} (full log: {log})")
@@ -79,8 +86,11 @@ def run_bench(bench: str, *, sources, top: str, env: dict, work: Path, what: str
             sim_runner.test(test_module=f"{BENCHES}.{bench}", hdl_toplevel=top, build_dir=work, test_dir=work,
                             extra_env=env, results_xml=str(work / "results.xml"), log_file=log)
         except (RuntimeError, SystemExit):
-            pass  # a failing check: the summary says what failed, a missing summary is reported by the caller
+            if tools.STOPPING.is_set():  # SIGTERM (tools.ends_children_on_sigterm): end, do not report
+                raise
+            # a failing check: the summary says what failed, a missing summary is reported by the caller
     if watchdog.fired:
-        raise OpmodelsError(f"the simulation of {what} did not finish within {limit:g} s (OPMODELS_TOOL_TIMEOUT); "
-                            f"a combinational loop in the RTL? (log: {log})")
+        raise OpmodelsError(f"the simulation of {what} did not finish within {limit:g} s (OPMODELS_TOOL_TIMEOUT) "
+                            f"and was stopped; a combinational loop, or an initial/always loop without a delay, in "
+                            f"the RTL? (log: {log})")
     return log

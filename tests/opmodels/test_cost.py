@@ -325,7 +325,7 @@ def test_cli_errors_are_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.startswith("opmodels: error: Yosys not found")
     assert result.stderr.count("\n") == 1
     result = run_cli("cost", "--verilog", "missing.v", cwd=tmp_path)
-    assert result.returncode == 2 and "cannot read 'missing.v'" in result.stderr
+    assert result.returncode == 2 and "Verilog file 'missing.v' does not exist" in result.stderr
 
 
 @needs_yosys
@@ -370,3 +370,63 @@ def test_whole_catalog_is_checked_and_area_falls_with_p():
         assert _multiplies(cost.operator_netlist(opmodels.get(f"M{m}P0"))[0])  # P0 is the exact product
     areas = _areas(f"LOA{l}" for l in range(15))
     assert areas == sorted(areas, reverse=True), f"LOA: {areas}"
+
+
+# -- a design of your own: several files, parameters, an energy figure (tests/verification/rtl/) ------
+RTL = __import__("pathlib").Path(__file__).resolve().parents[1] / "verification" / "rtl"
+HIER = [str(RTL / "hier_top.v"), str(RTL / "hier_row.v"), str(RTL / "hier_fa.v")]
+
+
+@needs_yosys
+def test_design_cost_of_the_generated_verilog_file_equals_the_operator_cost(tmp_path):
+    """One flow: the generated module, costed as a file of your own and checked against its operator,
+    gives the catalog's figures to the last digit (same netlist, same operand stream)."""
+    op = opmodels.get("M4P8")
+    path = tmp_path / "M4P8.v"
+    path.write_text(verilog_source(op))
+    mine, theirs = cost.design_cost([path], module_name(op), op=op, samples=3000), op.cost(samples=3000)
+    assert (mine.cells, mine.area_nand2, mine.depth, mine.toggles_per_op, mine.energy_per_op) == \
+        (theirs.cells, theirs.area_nand2, theirs.depth, theirs.toggles_per_op, theirs.energy_per_op)
+
+
+@needs_yosys
+def test_cli_cost_of_several_files_with_a_parameter_and_energy(tmp_path):
+    # the files split over two --verilog options: the second must add to the first, not replace it
+    result = run_cli("cost", "--verilog", HIER[0], "--verilog", *HIER[1:], "--top", "hier_mul", "--param", "N=8",
+                     "--json", "--samples", "3000", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert record["id"] == "hier_mul" and record["params"] == {"N": 8} and record["files"] == HIER
+    assert record["energy_per_op"] > record["toggles_per_op"] > 0 and record["n_cells"] > 100
+    small = json.loads(run_cli("cost", "--verilog", *HIER, "--top", "hier_mul", "--json", "--samples", "3000",
+                               cwd=tmp_path).stdout)  # N = 4 by default: a quarter of the array
+    assert small["n_cells"] < record["n_cells"] / 2
+    assert list(tmp_path.iterdir()) == []  # cost writes nothing
+
+
+@needs_yosys
+def test_cli_cost_of_a_design_checked_against_an_operator(tmp_path):
+    args = ["cost", "--verilog", str(RTL / "mul8s_behav.v"), "--port-a", "X", "--port-b", "W", "--port-y", "P",
+            "--samples", "3000"]
+    result = run_cli(*args, "EXACT", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "checked to compute EXACT" in result.stderr and result.stdout.splitlines()[1].startswith("mul8s_behav")
+    unsigned = run_cli("cost", "--verilog", str(RTL / "mul8u_flat.v"), "--port-a", "A", "--port-b", "B",
+                       "--port-y", "O", "EXACT", cwd=tmp_path)  # an unsigned multiplier is not EXACT
+    assert unsigned.returncode == 2 and unsigned.stderr.count("\n") == 1
+    assert "module mul8u_flat does not compute EXACT: the synthesised netlist differs" in unsigned.stderr
+
+
+@needs_yosys
+@pytest.mark.parametrize("args, message", [
+    (["--verilog", *HIER, "--top", "hier_mul", "--param", "WIDTH=8"],
+     "module hier_mul has no parameter 'WIDTH' (its parameters: N)"),
+    (["--verilog", str(RTL / "mul8s_pipe.v")], "module mul8s_pipe holds state"),
+    (["--verilog", str(RTL / "mul8s_behav.v"), "EXACT"], "the design has no input port 'a' (ports: input X, input W, output P)"),
+    (["--verilog", str(RTL / "mul8s_behav.v"), "EXACT", "M4P8"], "--verilog costs one design"),
+    (["--verilog", str(RTL / "mul8s_behav.v"), "--param", "N"], "--param takes NAME=INTEGER, not 'N'"),
+    (["M4P8", "--param", "N=8"], "--param applies to --verilog FILE of your own"),
+])
+def test_cli_cost_of_a_design_bad_input(tmp_path, args, message):
+    result = run_cli("cost", *args, cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

@@ -167,18 +167,74 @@ def test_split_tables_of_every_catalog_multiplier():
         _check_split(op_id)
 
 
-def test_a_table_without_a_split_keeps_the_gather_loop():
+def _nosplit(shift_up=0):
+    """An 8-bit operator of our own whose table has no additive split in either orientation (a0 AND
+    a4 couples the two nibbles of a, b0 AND b4 those of b); ``shift_up`` 9 gives values beyond int16
+    (int32 tables)."""
     from opmodels import Operator
-    from opmodels.kernels import planning
 
-    def build(a, b):  # a0 AND a4 couples the two nibbles of the multiplicand: no additive split
-        return (a.sext(16) & b.sext(16)) ^ (a[0] & a[4]).zext(16).as_signed()
+    def build(a, b):
+        core = (a.sext(20) << shift_up) ^ b.sext(20) if shift_up else a.sext(16) & b.sext(16)
+        return core ^ (a[0] & a[4]).zext(core.width).as_signed() ^ (b[0] & b[4]).zext(core.width).as_signed()
 
-    op = Operator.from_function("NOSPLIT", "multiplier", 8, build)
-    plan = kernels.plan(op)
-    assert plan.split() is None and planning.route(plan, 100, 100, np.zeros((1, 1)), np.zeros((1, 1)))[0] == "loop"
-    x, w = operands((20, 30)), operands((30, 12))
-    np.testing.assert_array_equal(kernels.matmul(x, w, op), matmul_reference(x, w, op))
+    return Operator.from_function(f"NOSPLIT{shift_up}", "multiplier", 8, build)
+
+
+@pytest.mark.parametrize("shift_up", [0, 9])
+@pytest.mark.parametrize("adder,acc_width", [("exact", 20), ("LOA5W20", 20)])
+@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def test_a_table_without_a_split_takes_whole_column_rows(shift_up, adder, acc_width, booth_operand):
+    """Whole-column tables (one row per step, int16 or int32): K = 1..9 (odd and even tails of the two-step
+    passes), odd shapes, conv2d with groups and padding, against the LUT gather reference."""
+    from opmodels.kernels import planning, split
+    op = _nosplit(shift_up)
+    plan = kernels.plan(op, adder, acc_width, booth_operand=booth_operand)
+    assert plan.split() is None and planning.route(plan, 100, 100, np.zeros((1, 1)), np.zeros((1, 1)))[0] == "split"
+    layout = split._layout(plan, 9, 100, 16)
+    assert layout.kind == "rows" and layout.T.dtype == (np.int32 if shift_up else np.int16)
+    for m, k, n in [(8, 1, 4), (9, 2, 5), (11, 3, 7), (8, 4, 4), (10, 5, 9), (13, 7, 31), (8, 9, 130)]:
+        x, w = operands((m, k)), operands((k, n))
+        assert planning.route(plan, m, n, x, w)[0] == "split"
+        np.testing.assert_array_equal(kernels.matmul(x, w, op, adder, acc_width, booth_operand=booth_operand),
+                                      matmul_reference(x, w, op, adder, acc_width, booth_operand), err_msg=(m, k, n))
+    for m, k, n in [(1, 1, 1), (1, 6, 1), (3, 5, 1), (1, 5, 3)]:  # the kernel itself at M/K/N = 1
+        x, w = operands((m, k)), operands((k, n))
+        np.testing.assert_array_equal(split.matmul(plan, x, w), matmul_reference(x, w, op, adder, acc_width,
+                                                                                 booth_operand))
+    x, w = operands((2, 6, 5, 7)), operands((8, 3, 3, 2))
+    np.testing.assert_array_equal(
+        kernels.conv2d(x, w, op, adder, acc_width, padding=(1, 2), groups=2, booth_operand=booth_operand),
+        conv2d_reference(x, w, op, adder, acc_width, padding=(1, 2), groups=2, booth_operand=booth_operand))
+
+
+def test_prepared_tables_are_kept_per_weight_content(monkeypatch):
+    """Tables built once per weight content: a second call reuses them, weights changed in place get
+    new ones (the key is their content, not the array), and the cache stays within CACHE_BYTES."""
+    from opmodels.kernels import split
+    split.clear_cache()
+    x, w = operands((20, 37)), operands((37, 24))
+    first = kernels.matmul(x, w, "M4P8")
+    held = split.cache_bytes()
+    assert held > 0 and len(split._cache) == 1
+    np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), first)
+    assert split.cache_bytes() == held and len(split._cache) == 1
+    w[3, 5] = -w[3, 5] - 1  # the same array, other content
+    np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
+    assert len(split._cache) == 2
+    monkeypatch.setattr(split, "CACHE_BYTES", 4 * held)  # room for four tables of this size
+    others = [operands((37, 24)) for _ in range(3)]
+    for w2 in others:  # two fit; the third finds no stale table to evict: built per call, not kept
+        np.testing.assert_array_equal(kernels.matmul(x, w2, "M4P8"), matmul_reference(x, w2, "M4P8"))
+    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
+    stamps = dict(split._last_use)
+    monkeypatch.setattr(split, "STALE_CALLS", 1)  # now the least recently used table is stale
+    kernels.matmul(x, others[2], "M4P8")
+    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
+    assert min(stamps, key=stamps.get) not in split._cache
+    monkeypatch.setattr(split, "CACHE_BYTES", 0)  # nothing kept: every table built per call, in chunks
+    split.clear_cache()
+    np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
+    assert split.cache_bytes() == 0
 
 
 @pytest.mark.parametrize("multiplier,adder,acc_width", [("M4P8", "exact", 32), ("M1P10", "exact", 40),
@@ -189,6 +245,7 @@ def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, bo
     that every boundary is crossed, against the plain numpy references."""
     from opmodels.kernels import planning, split
     monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)  # 2 or 3 k per chunk, a short last one
+    monkeypatch.setattr(split, "CACHE_BYTES", 0)                      # tables built per call, in those chunks
     monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)               # a few rows per block
     x, w = operands((23, 71)), operands((71, 150))                     # 150 outputs: two blocks of 128
     plan = kernels.plan(multiplier, adder, acc_width, booth_operand=booth_operand)
@@ -211,7 +268,7 @@ def test_split_accumulators_hold_wide_exact_sums():
     from opmodels.kernels import split
     x, w = np.full((9, 200_000), -128), np.full((200_000, 8), -128)
     plan = kernels.plan("M4P8", acc_width=40)
-    assert split._acc_dtype(plan, x.shape[1], plan.split()[1]) == np.int64
+    assert split._acc_dtype(plan, x.shape[1], split._layout(plan, x.shape[1], 9, 8)) == np.int64
     got = kernels.matmul(x, w, "M4P8", acc_width=40)
     assert (got == 200_000 * int(opmodels.get("M4P8").evaluate(-128, -128))).all()
 

@@ -43,21 +43,24 @@ def test_cuda_renderer_differs_only_in_decorator_and_header():
 @pytest.mark.parametrize("cc", [(8, 0), (9, 0)])
 def test_every_kernel_compiles_to_ptx(multiplier, adder, acc_width, cc):
     from numba import cuda, types
-    from opmodels.kernels import generate
+    from opmodels.kernels import cuda as cuda_kernels
 
     for booth_operand in ("w", "x"):
         plan = kernels.plan(multiplier, adder, acc_width, "cuda", booth_operand)
-        module = generate.module(plan, "cuda")
+        module = cuda_kernels.module(plan)
         i64, i32 = types.int64, types.int32
         arr = lambda dtype, ndim: types.Array(dtype, ndim, "A")
+        tables = (arr(i32, 3), arr(i64, 1), arr(i64, 1), i64, i64)  # tables, los, masks, wrap, use_table
         signatures = {
-            "matmul_kernel": (arr(types.int8, 2), arr(i64, 2), arr(i32, 2), i64, arr(i64, 2), i64),
-            "conv2d_kernel": (arr(i64, 4), arr(types.int16, 4), arr(i32, 2), i64, arr(i64, 4), i64, *[i64] * 7),
+            "matmul_kernel": (arr(types.int8, 2), arr(i64, 2), *tables, arr(i64, 2), i64),
+            "conv2d_kernel": (arr(i64, 4), arr(types.int16, 4), *tables, arr(types.float32, 4), i64, *[i64] * 7),
+            "range_kernel2": (arr(types.int16, 2), arr(i64, 1), i64),
+            "range_kernel4": (arr(types.int8, 4), arr(i64, 1), i64),
         }
         for name, signature in signatures.items():
             ptx, _ = cuda.compile_ptx(getattr(module, name).py_func, signature, cc=cc)
             assert f".target sm_{cc[0]}{cc[1]}" in ptx and ".entry" in ptx, name
-            if plan.mode == "lut":
+            if name.endswith("_kernel") and cuda_kernels.staging(plan) != "scalar":
                 assert ".shared" in ptx  # the staged table rows
     if multiplier is not EXACT_PRODUCT:
         device = numba_cuda.scalar_function(opmodels.get(multiplier))
@@ -156,12 +159,106 @@ def test_gpu_matmul_and_conv2d_match_cpu():
 
 @pytest.mark.cudasim
 @needs_simulator
-def test_the_gpu_benchmark_script_runs_and_agrees_with_the_cpu():
-    """benchmarks/bench_cuda.py is what scripts/check_gpu.sh runs on a lent GPU: it must work there at once."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("bench_cuda", ROOT / "benchmarks" / "bench_cuda.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    rows = bench.run(repeat=1, tiny=True)
-    assert {(r["layer"], r["adder"]) for r in rows} == {(l, a) for l in ("linear", "conv2d") for a in ("exact", "LOA8")}
-    assert all(r["equal_to_cpu"] for r in rows)
+def test_simulated_out_argument():
+    """out= takes any device array (a torch CUDA tensor on a GPU), written in place and returned."""
+    from numba import cuda
+    rng = np.random.default_rng(10)
+    x, w = rng.integers(-128, 128, (5, 19)), rng.integers(-128, 128, (19, 4))
+    expected = matmul_reference(x, w, "M4P8", "LOA8")
+    for dtype in (np.int64, np.float32):
+        out = cuda.device_array((5, 4), dtype)
+        got = kernels.matmul(cuda.to_device(x), cuda.to_device(w), "M4P8", "LOA8", backend="cuda", out=out)
+        assert got is out
+        np.testing.assert_array_equal(out.copy_to_host(), expected.astype(dtype))
+    xc, wc = rng.integers(-2**11, 2**11, (1, 2, 4, 4)), rng.integers(-2**11, 2**11, (3, 2, 3, 3))
+    out = cuda.device_array((1, 3, 4, 4), np.int64)
+    kernels.conv2d(cuda.to_device(xc), cuda.to_device(wc), "M1P8W12", padding=1, backend="cuda", out=out)
+    np.testing.assert_array_equal(out.copy_to_host(), conv2d_reference(xc, wc, "M1P8W12", padding=(1, 1)))
+    with pytest.raises(OpmodelsError, match=r"out must be a device array of shape \(5, 4\)"):
+        kernels.matmul(cuda.to_device(x), cuda.to_device(w), backend="cuda", out=cuda.device_array((4, 5), np.int64))
+    with pytest.raises(OpmodelsError, match="w value -129 is outside the operand range -128..127"):
+        kernels.matmul(cuda.to_device(x), cuda.to_device(np.full((19, 4), -129)), backend="cuda")
+
+
+@pytest.mark.cudasim
+@needs_simulator
+def test_gpu_check_script_under_the_simulator():
+    """benchmarks/gpu_check.sh is what a lent GPU runs: its steps (tests, then one table) must work there
+    at once, so they run here with GPU_CHECK_SIMULATE=1."""
+    env = dict(os.environ, GPU_CHECK_SIMULATE="1")
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("case") and "vs torch fp32" in line)
+    rows = lines[header + 1:]
+    assert [r.split("  ")[0].strip() for r in rows] == ["linear M4P8", "linear M4P8 + LOA8", "conv2d M4P8",
+                                                        "conv2d M4P8 + LOA8", "linear M4P8W16"]
+    assert all(r.endswith("True") for r in rows)
+    assert " passed" in result.stdout
+
+
+@pytest.mark.skipif(SIMULATED or _gpu_available(), reason="checks the message of a machine without a GPU")
+def test_gpu_check_script_says_that_no_gpu_is_present():
+    result = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=300, env={k: v for k, v in os.environ.items()
+                                                         if k not in ("NUMBA_ENABLE_CUDASIM", "GPU_CHECK_SIMULATE")})
+    assert result.returncode == 2 and "no CUDA GPU is present on this machine" in result.stderr
+    bad = subprocess.run(["bash", str(ROOT / "scripts" / "check_gpu.sh"), "--fast"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "unknown argument '--fast'" in bad.stderr
+
+
+# -- the tables staged in shared memory (numpy, no device) --------------------------------------------------
+def _staged_product(tables, los, masks, wrap, x, wpat):
+    p = sum(tables[wpat, c, (x >> los[c]) & masks[c]].astype(np.int64) for c in range(tables.shape[1]))
+    return (p << wrap) >> wrap
+
+
+@pytest.mark.parametrize("multiplier,staging", [("M4P8", "split"), ("M1P8", "split"), ("M6P14", "split"),
+                                                ("M1P8W12", "chunks"), ("M3P10W16", "chunks")])
+@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def test_device_tables_give_every_product(multiplier, staging, booth_operand):
+    from opmodels.kernels import cuda as cuda_kernels
+    plan = kernels.plan(multiplier, backend="cuda", booth_operand=booth_operand)
+    assert cuda_kernels.staging(plan) == staging
+    tables, los, masks, wrap = cuda_kernels.host_tables(plan)
+    assert tables.dtype == np.int32 and tables.shape[1] * tables.shape[2] <= cuda_kernels.TILE_COLUMNS
+    op = opmodels.get(multiplier)
+    if op.width == 8:
+        x, w = np.meshgrid(np.arange(-128, 128), np.arange(-128, 128))
+    else:
+        x, w = _seeded_pairs(op.width)
+    expected = op.evaluate(w, x) if booth_operand == "x" else op.evaluate(x, w)
+    got = _staged_product(tables, los, masks, wrap, x.astype(np.int64), w & ((1 << op.width) - 1))
+    np.testing.assert_array_equal(got, expected)
+
+
+def _seeded_pairs(width):
+    from tests.utils import random_pairs
+    return random_pairs(width, 20_000, seed=5)
+
+
+def test_device_tables_fall_back_to_the_scalar_product():
+    from opmodels.kernels import cuda as cuda_kernels
+    assert cuda_kernels.staging(kernels.plan(EXACT_PRODUCT, backend="cuda")) == "scalar"
+    assert cuda_kernels.staging(kernels.plan("M2P8W32", backend="cuda")) == "scalar"  # wider than a device table
+    unproven = opmodels.Operator.from_function("CARRYAND10", "multiplier", 10,
+                                               lambda a, b: (a.sext(20) + b.sext(20)) & a.sext(20))
+    assert cuda_kernels.staging(kernels.plan(unproven, backend="cuda")) == "scalar"
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _gpu_available(), reason="needs a CUDA GPU (none on this machine)")
+def test_gpu_torch_tensors_in_and_out_without_copies():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU for torch too (this torch has no CUDA)")
+    rng = np.random.default_rng(11)
+    x, w = rng.integers(-2**15, 2**15, (40, 70)), rng.integers(-2**15, 2**15, (70, 9))
+    xt, wt = torch.as_tensor(x, device="cuda"), torch.as_tensor(w, device="cuda")
+    out = torch.empty((40, 9), dtype=torch.float64, device="cuda")
+    pointer = out.data_ptr()
+    got = kernels.matmul(xt, wt, "M3P10W16", backend="cuda", out=out)
+    assert got is out and out.data_ptr() == pointer
+    np.testing.assert_array_equal(out.cpu().numpy(), kernels.matmul(x, w, "M3P10W16").astype(np.float64))

@@ -27,6 +27,7 @@ async def operators_match_model(dut):
         ids, limit = [str(i) for i in check["ids"]], int(check["limit"])
         ports = [Port("y", int(w), bool(s)) for w, s in zip(check["y_width"], check["y_signed"])]
         a_width, b_width = int(check["a_width"]), int(check["b_width"])
+        swapped = [check["swapped"][i] if check["has_swapped"][i] else None for i in range(len(ids))]
     got: list[list[int | None]] = [[] for _ in ids]
     for lo in range(0, len(a), BATCH):
         hi = min(lo + BATCH, len(a))
@@ -37,8 +38,10 @@ async def operators_match_model(dut):
         await ValueChange(dut.done)
         for i in range(len(ids)):
             got[i] += read_results(f"results{i}.hex")
-    summaries = [compare(op_id, y, a, b, want, words, limit)
-                 for op_id, y, want, words in zip(ids, ports, expected, got)]
+        if "OPM_PROGRESS" in os.environ:  # the verifying process shows it on stderr
+            write_atomic(os.environ["OPM_PROGRESS"], str(hi))
+    summaries = [compare(op_id, y, a, b, want, words, limit, other)
+                 for op_id, y, want, words, other in zip(ids, ports, expected, got, swapped)]
     write_atomic(os.environ["OPM_SUMMARY"], json.dumps(summaries))
     for s in summaries:
         dut._log.info("%s: %d vectors, %d mismatches", s["operator"], s["vectors"], s["mismatches"])

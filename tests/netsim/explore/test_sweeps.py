@@ -94,6 +94,8 @@ def test_resilience_layers_and_lossless_table(spec, tmp_path):
     network = [r for r in result["rows"] if r["scope"] == "network" and r["technique"] == "w_bits" and r["degree"] == 2]
     assert network[0]["accuracy"] < base
     assert result["noise"]["samples"] == LIMIT
+    cover = result["coverage"]  # LeNet-5: every MAC simulated, none left exact
+    assert cover["macs_left_exact"] == 0 and cover["left_exact"] == [] and cover["macs_total"] == cover["macs_simulated"] > 0
 
 
 def test_parse_multipliers():
@@ -238,3 +240,27 @@ def test_an_invalid_cache_entry_is_recomputed_with_a_warning(spec, tmp_path, cap
     assert again["summary"]["baseline_accuracy"] == first["summary"]["baseline_accuracy"] <= 1
     assert [r["accuracy"] for r in again["rows"]] == [r["accuracy"] for r in first["rows"]]
     assert again["summary"]["optimum_before"] == first["summary"]["optimum_before"]
+
+
+def test_dse_rows_of_catalog_and_imported_multipliers():
+    """A catalog id gives its logic and p; an imported multiplier (any other id) is its own series."""
+    from netsim.explore.sweeps import _logic_and_p
+    assert _logic_and_p("exact") == {"logic": "", "p": 0}
+    assert _logic_and_p("M4P8") == {"logic": "M4", "p": 8}
+    assert _logic_and_p("M6P14") == {"logic": "M6", "p": 14}
+    assert _logic_and_p("mul8s_acme") == {"logic": "mul8s_acme", "p": None}
+    assert _logic_and_p("MP3") == {"logic": "MP3", "p": None}
+
+
+def test_parse_multipliers_ranges_then_stored_ids(tmp_path, monkeypatch):
+    """`--multipliers "M1-M6,P2-P14,mul8s_acme"`: the catalog ranges, then an imported operator."""
+    import opmodels
+    from netsim.errors import NetsimError
+    op = opmodels.Operator.from_function("my_mul8", "multiplier", 8, lambda a, b: a.sext(16) + b.sext(16),
+                                         family="custom")
+    opmodels.store(op, tmp_path)
+    monkeypatch.setenv("OPMODELS_OPS", str(tmp_path))
+    assert parse_multipliers("M1-M2,P2-P4,my_mul8") == ["M1P2", "M1P4", "M2P2", "M2P4", "my_mul8"]
+    assert parse_multipliers("M1-M6,P2-P14, m4p8") == [*parse_multipliers("M1-M6,P2-P14"), "M4P8"]
+    with pytest.raises(NetsimError, match="--multipliers: unknown operator 'nosuch'"):
+        parse_multipliers("M1-M2,P2-P4,nosuch")

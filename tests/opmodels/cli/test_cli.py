@@ -10,7 +10,7 @@ from tests.utils import run_cli
 def test_every_command_of_every_group_is_registered():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices  # argparse keeps them here
-    assert list(commands) == ["list", "show", "gen-lut", "metrics", "cost", "gen-verilog", "verify"]
+    assert list(commands) == ["list", "show", "gen-lut", "metrics", "cost", "gen-verilog", "verify", "import"]
 
 
 @pytest.mark.parametrize("args, message", [
