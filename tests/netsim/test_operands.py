@@ -159,3 +159,23 @@ def test_a_layer_turned_float_drops_its_kernel_weights(ops):
     assert approx.weight_k is not None and int(approx.weight_k.min()) >= 1
     approx.configure(config(ops, quantize=False).base(), "layer")
     assert approx.weight_k is None and approx.weight_q is None
+
+
+def test_an_intercepted_product_refuses_an_unsigned_multiplier_naming_the_op(ops):
+    """Intercepted ops (functional calls, Conv1d/3d, ...) take signed operands only: one line naming the op."""
+    import netsim
+    import torch.nn.functional as F
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(5, 7))
+
+        def forward(self, x):
+            return F.linear(x, self.w)
+
+    amodel = netsim.convert(Model(), config(ops, multiplier="u8x8", weight_offset=True))
+    with pytest.raises(NetsimError, match=r"multiplier u8x8 is unsigned 8 x unsigned 8 -> unsigned 16; the "
+                                          r"intercepted ops .* take signed operands only"):
+        with torch.no_grad():
+            amodel(torch.rand(3, 7))
