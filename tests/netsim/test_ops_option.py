@@ -109,3 +109,37 @@ def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_
     assert set(rows) == {"exact", "M4P8", "sexact8", "u8x8"}  # u8x8's weights take the offset
     assert rows["sexact8"]["accuracy"] == rows["exact"]["accuracy"]  # the exact product, imported
     assert rows["sexact8"]["logic"] == "sexact8" and rows["sexact8"]["p"] is None
+
+
+UNSIGNED_RTL = """// an unsigned 8 x 8 multiplier whose low 3 product bits are dropped, with its own port names
+module umul8_cut3 (input [7:0] X, input [7:0] W, output [15:0] P);
+  wire [15:0] full = X * W;
+  assign P = {full[15:3], 3'b000};
+endmodule
+"""
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(__import__("shutil").which("yosys") is None or __import__("shutil").which("iverilog") is None,
+                    reason="opmodels import needs Yosys and Icarus Verilog")
+def test_an_imported_rtl_multiplier_runs_lenet5_through_ops(lenet, tmp_path, capsys):
+    """`opmodels import` proves the RTL against its own simulation (all 65,536 pairs) and stores it;
+    netsim finds it through --ops and runs it with unsigned activations and offset weights."""
+    import numpy as np
+    from opmodels import cli as opmodels_cli
+    source = tmp_path / "umul8_cut3.v"
+    source.write_text(UNSIGNED_RTL)
+    status = opmodels_cli.main(["import", str(source), "--top", "umul8_cut3", "--port-a", "X", "--port-b", "W",
+                                "--port-y", "P", "--unsigned", "-o", str(tmp_path / "ops")])
+    assert status == 0, capsys.readouterr().err
+    op = opmodels.get("umul8_cut3", ops=tmp_path / "ops")
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    assert np.array_equal(op.evaluate(a, b), (a * b) >> 3 << 3)  # the RTL's function, written here
+    capsys.readouterr()
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", tmp_path / "ops", "--multiplier",
+                           "umul8_cut3", "--weight-offset", "--limit", "200", "--calibration-batches", "1",
+                           "--json", "--no-progress")
+    assert status == 0, err
+    report = json.loads(out)
+    assert {row["multiplier"] for row in report["layers"]} == {"umul8_cut3"}
+    assert report["accuracy"]["approximate"] > report["accuracy"]["quantized_exact"] - 0.1
