@@ -67,7 +67,8 @@ def cmd_train(args) -> int:
 def build_config(args) -> Config:
     config = Config.load(args.config) if args.config else Config()
     overrides = {k: v for k, v in (("multiplier", args.multiplier), ("adder", args.adder),
-                                   ("w_bits", args.w_bits), ("a_bits", args.a_bits)) if v is not None}
+                                   ("w_bits", args.w_bits), ("a_bits", args.a_bits),
+                                   ("weight_offset", args.weight_offset or None)) if v is not None}
     return config.with_default(**overrides) if overrides else config
 
 
@@ -171,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--adder", help="override [default] adder, e.g. LOA8")
     sub.add_argument("--w-bits", type=int)
     sub.add_argument("--a-bits", type=int)
+    sub.add_argument("--weight-offset", action="store_true",
+                     help="set [default] weight_offset: a multiplier with an unsigned weight port takes the weights "
+                          "plus 2^(w_bits-1), removed exactly after the sum")
     sub.add_argument("--calibration-batches", type=options.count(), default=DEFAULT_CALIBRATION_BATCHES,
                      help=f"training batches for the activation ranges (default {DEFAULT_CALIBRATION_BATCHES})")
     sub.add_argument("--limit", type=options.count(), help="evaluate only the first N test samples")

@@ -229,7 +229,7 @@ class Interception:
 
     def arithmetic(self, name: str, settings) -> products.Arithmetic:
         if name not in self._arith:
-            self._arith[name] = products.Arithmetic(settings)
+            self._arith[name] = products.Arithmetic(settings, name)
         return self._arith[name]
 
     def observe(self, name: str, x: torch.Tensor) -> None:

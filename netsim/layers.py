@@ -71,6 +71,7 @@ class ApproxMixin:
         if not s.quantize:
             self._buffer("weight_scale", None)
             self._buffer("weight_q", None)
+            self._buffer("weight_k", None)
             return
         weight_scale = quant.weight_scale(self.weight, s.w_bits, s.w_granularity, s.scale)
         shape = (-1,) + (1,) * (self.weight.dim() - 1)

@@ -23,14 +23,20 @@ import torch.nn.functional as F
 
 from . import backend, quant
 from .config import LayerSettings
+from .errors import NetsimError
 
 
 class Arithmetic:
     """The multiplier, adder, accumulator width and Booth-recoded operand of one op."""
 
-    def __init__(self, settings: LayerSettings):
+    def __init__(self, settings: LayerSettings, name: str = ""):
         self.settings = settings
         self.multiplier = settings.multiplier_operator()
+        op = self.multiplier
+        if op is not None and not (op.a.signed and op.b.signed):  # ports: netsim.config.operands
+            raise NetsimError(f"{name or 'an intercepted op'}: multiplier {op.id} is {op.describe_ports()}; the "
+                              f"intercepted ops (functional calls, Conv1d/3d, transposed convolutions) take signed "
+                              f"operands only: give this op a multiplier with signed ports in a [[layer]] entry")
         self.adder = settings.adder_operator()
         self.acc_width = settings.accumulator_width()
         self.booth = "w" if settings.recode == "weight" else "x"  # "w": the second (right) operand

@@ -78,6 +78,9 @@ def _check_lut_layer(layer) -> None:
     if not op.has_lut:
         raise NetsimError(f"layer {layer.layer_name}: the LUT gradient needs an 8-bit multiplier with a lookup "
                           f"table ({op.id} is {op.describe_ports()}); use gradient = 'ste'")
+    if not (op.a.signed and op.b.signed):  # its tables are indexed by signed values
+        raise NetsimError(f"layer {layer.layer_name}: the LUT gradient needs signed operands ({op.id} is "
+                          f"{op.describe_ports()}); use gradient = 'ste'")
     if isinstance(layer, torch.nn.Conv2d) and (layer.groups != 1 or layer.padding_mode != "zeros"
                                                or isinstance(layer.padding, str)):
         raise NetsimError(f"layer {layer.layer_name}: the LUT gradient handles groups=1 convolutions with "

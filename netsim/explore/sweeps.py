@@ -187,6 +187,15 @@ def _noise(baseline: dict) -> dict:
             "one_sample": 1 / baseline["samples"]}
 
 
+def _multiplier_config(multiplier: str) -> Config:
+    """The baseline with every layer on ``multiplier``; one whose weight port is unsigned (an imported
+    mul8u, say) takes the weights with an offset (``weight_offset``): it has no other way to run."""
+    import opmodels
+    op = opmodels.get(multiplier)
+    offset = {"weight_offset": True} if not op.b.signed else {}
+    return baseline_config().with_default(multiplier=multiplier, **offset)
+
+
 def _logic_and_p(multiplier: str) -> dict:
     """A catalog id's logic and P (``M4P8``: M4, 8); an imported operator is its own "logic"."""
     import re
@@ -204,11 +213,11 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
     source = cost_source()
     costs = {m: relative_cost(m, source) for m in ["exact", *multipliers]}
     jobs = [run.job(spec, baseline_config(), sweep="dse", multiplier="exact", stage="before")]
-    jobs += [run.job(spec, baseline_config().with_default(multiplier=m), sweep="dse", multiplier=m,
+    jobs += [run.job(spec, _multiplier_config(m), sweep="dse", multiplier=m,
                      stage="before") for m in multipliers]
     if finetune:
         jobs += [run.job(spec, baseline_config(), finetune, sweep="dse", multiplier="exact", stage="after")]
-        jobs += [run.job(spec, baseline_config().with_default(multiplier=m), finetune, sweep="dse",
+        jobs += [run.job(spec, _multiplier_config(m), finetune, sweep="dse",
                          multiplier=m, stage="after") for m in multipliers]
     results = run.jobs(jobs, "dse")
     by_key = {(r["multiplier"], r["stage"]): r for r in results}

@@ -35,8 +35,8 @@ def _exact_unsigned(a, b):
 
 
 def config(ops, **default) -> Config:
-    text = "[default]\n" + "".join(f"{k} = {v!r}\n".replace("'", '"').replace("True", "true")
-                                   for k, v in default.items())
+    from netsim.config import toml
+    text = "[default]\n" + "".join(f"{k} = {toml.value(v)}\n" for k, v in default.items())
     return Config.loads(text + f'\n[operators]\nops = ["{ops}"]\n')
 
 
@@ -144,3 +144,38 @@ def test_without_the_directory_an_imported_id_is_unknown(ops, monkeypatch):
         Config.loads('[default]\nmultiplier = "u8x8"\n')
     monkeypatch.setenv("OPMODELS_OPS", str(ops))
     assert Config.loads('[default]\nmultiplier = "u8x8"\nweight_offset = true\n').base().operands().weight_offset == 128
+
+
+def test_the_lut_gradient_refuses_unsigned_operands(ops):
+    from netsim.explore.finetune import _check_lut_layer
+    approx = approximate(nn.Linear(5, 3), config(ops, multiplier="u8x8", weight_offset=True))
+    with pytest.raises(NetsimError, match=r"the LUT gradient needs signed operands \(u8x8 is unsigned 8 x "
+                                          r"unsigned 8 -> unsigned 16\); use gradient = 'ste'"):
+        _check_lut_layer(approx)
+
+
+def test_a_layer_turned_float_drops_its_kernel_weights(ops):
+    approx = approximate(nn.Linear(5, 3), config(ops, multiplier="u8x8", weight_offset=True))
+    assert approx.weight_k is not None and int(approx.weight_k.min()) >= 1
+    approx.configure(config(ops, quantize=False).base(), "layer")
+    assert approx.weight_k is None and approx.weight_q is None
+
+
+def test_an_intercepted_product_refuses_an_unsigned_multiplier_naming_the_op(ops):
+    """Intercepted ops (functional calls, Conv1d/3d, ...) take signed operands only: one line naming the op."""
+    import netsim
+    import torch.nn.functional as F
+
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(5, 7))
+
+        def forward(self, x):
+            return F.linear(x, self.w)
+
+    amodel = netsim.convert(Model(), config(ops, multiplier="u8x8", weight_offset=True))
+    with pytest.raises(NetsimError, match=r"multiplier u8x8 is unsigned 8 x unsigned 8 -> unsigned 16; the "
+                                          r"intercepted ops .* take signed operands only"):
+        with torch.no_grad():
+            amodel(torch.rand(3, 7))

@@ -16,12 +16,12 @@ from tests.opmodels.test_operands import build
 
 @pytest.fixture(scope="module")
 def lenet(tmp_path_factory):
-    """A LeNet-5 briefly trained on 512 embedded digits (seconds), saved as a netsim checkpoint."""
+    """A LeNet-5 briefly trained on 384 embedded digits (seconds), saved as a netsim checkpoint."""
     from netsim import checkpoint
     torch.manual_seed(0)
     model = zoo.lenet5()
-    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(512))
-    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=2, lr=3e-3, shift=0, progress=False)
+    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(384))
+    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=1, lr=3e-3, shift=0, progress=False)
     path = tmp_path_factory.mktemp("weights") / "lenet5.pt"
     checkpoint.save(path, model, "lenet5")
     return path
@@ -80,6 +80,9 @@ def test_without_weight_offset_the_unsigned_multiplier_is_refused_in_one_line(le
     status, _, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "u8x8",
                          "--no-progress")
     assert status == 2 and err.count("\n") == 1 and "set weight_offset = true" in err
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", ops, "--multiplier", "u8x8",
+                           "--weight-offset", "--limit", "50", "--calibration-batches", "1", "--no-progress")
+    assert status == 0, err
 
 
 def test_ops_must_name_a_directory(lenet, tmp_path, capsys):
@@ -88,6 +91,7 @@ def test_ops_must_name_a_directory(lenet, tmp_path, capsys):
     assert status == 2 and "is not a directory" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # a real process with a worker process: about a minute on the shared machine
 def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_path):
     """A real process, so the local executor's worker processes must find the directory too."""
     import os
@@ -97,11 +101,45 @@ def test_dse_finds_imported_multipliers_in_its_worker_processes(lenet, ops, tmp_
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("OPMODELS_OPS", None)
     run_ = subprocess.run([sys.executable, "-m", "netsim", "dse", "lenet5", "--weights", str(lenet), "--ops", str(ops),
-                           "--multipliers", "M4P8,sexact8", "--test-limit", "200", "--workers", "1",
+                           "--multipliers", "M4P8,sexact8,u8x8", "--test-limit", "200", "--workers", "1",
                            "-o", str(tmp_path / "out"), "--no-progress"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert run_.returncode == 0, run_.stderr
     rows = {row["multiplier"]: row for row in json.loads((tmp_path / "out" / "dse.json").read_text())["rows"]}
-    assert set(rows) == {"exact", "M4P8", "sexact8"}
+    assert set(rows) == {"exact", "M4P8", "sexact8", "u8x8"}  # u8x8's weights take the offset
     assert rows["sexact8"]["accuracy"] == rows["exact"]["accuracy"]  # the exact product, imported
     assert rows["sexact8"]["logic"] == "sexact8" and rows["sexact8"]["p"] is None
+
+
+UNSIGNED_RTL = """// an unsigned 8 x 8 multiplier whose low 3 product bits are dropped, with its own port names
+module umul8_cut3 (input [7:0] X, input [7:0] W, output [15:0] P);
+  wire [15:0] full = X * W;
+  assign P = {full[15:3], 3'b000};
+endmodule
+"""
+
+
+@pytest.mark.rtl
+@pytest.mark.skipif(__import__("shutil").which("yosys") is None or __import__("shutil").which("iverilog") is None,
+                    reason="opmodels import needs Yosys and Icarus Verilog")
+def test_an_imported_rtl_multiplier_runs_lenet5_through_ops(lenet, tmp_path, capsys):
+    """`opmodels import` proves the RTL against its own simulation (all 65,536 pairs) and stores it;
+    netsim finds it through --ops and runs it with unsigned activations and offset weights."""
+    import numpy as np
+    from opmodels import cli as opmodels_cli
+    source = tmp_path / "umul8_cut3.v"
+    source.write_text(UNSIGNED_RTL)
+    status = opmodels_cli.main(["import", str(source), "--top", "umul8_cut3", "--port-a", "X", "--port-b", "W",
+                                "--port-y", "P", "--unsigned", "-o", str(tmp_path / "ops")])
+    assert status == 0, capsys.readouterr().err
+    op = opmodels.get("umul8_cut3", ops=tmp_path / "ops")
+    a, b = np.meshgrid(np.arange(256), np.arange(256), indexing="ij")
+    assert np.array_equal(op.evaluate(a, b), (a * b) >> 3 << 3)  # the RTL's function, written here
+    capsys.readouterr()
+    status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", tmp_path / "ops", "--multiplier",
+                           "umul8_cut3", "--weight-offset", "--limit", "200", "--calibration-batches", "1",
+                           "--json", "--no-progress")
+    assert status == 0, err
+    report = json.loads(out)
+    assert {row["multiplier"] for row in report["layers"]} == {"umul8_cut3"}
+    assert report["accuracy"]["approximate"] > report["accuracy"]["quantized_exact"] - 0.1
