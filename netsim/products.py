@@ -3,8 +3,9 @@
 Every op reduces to one of two integer primitives of ``opmodels.kernels``: ``matmul`` (linear, the
 batched products of ``torch.matmul`` / ``@`` / ``bmm`` / ``einsum``, attention, and Conv3d as
 im2col) and ``conv2d`` (Conv1d as a 1-high Conv2d, ConvTranspose1d/2d as the direct convolution of
-the zero-upsampled input). Batched products loop over the batch calling the kernel once per matrix
-(one call when the right operand is shared), never over elements in Python.
+the zero-upsampled input). Batched products are one kernel call for the whole batch
+(``kernels.matmul`` on [B, M, K] @ [B, K, N]; on CUDA one call per matrix), never a loop over
+elements in Python.
 
 The order of the sum (it matters for approximate adders) is the kernels' k order: for a matmul the
 contracted index ascending; for a convolution (input channel of the group, kernel taps in row-major
@@ -56,8 +57,12 @@ def matmul(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = a.expand(*batch, m, k).reshape(-1, m, k)
     b3 = b.expand(*batch, k, n).reshape(-1, k, n)
+    if not a.is_cuda:  # the whole batch in one kernel call
+        acc = backend.matmul(a3.contiguous(), b3.contiguous(), arith.multiplier, arith.adder, arith.acc_width,
+                             arith.booth)
+        return acc.reshape(*batch, m, n)
     out = torch.empty((a3.shape[0], m, n), dtype=torch.int64, device=a.device)
-    for index in range(a3.shape[0]):
+    for index in range(a3.shape[0]):  # CUDA: one call per matrix
         out[index] = backend.matmul(a3[index], b3[index], arith.multiplier, arith.adder, arith.acc_width,
                                     arith.booth)
     return out.reshape(*batch, m, n)
