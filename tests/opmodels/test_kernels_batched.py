@@ -21,15 +21,18 @@ def batched_reference(x, w, *args):
         x.shape[0], x.shape[1], w.shape[2])
 
 
-@pytest.fixture(params=["serial", "parallel"])
+@pytest.fixture(params=["serial", "parallel", "split"])
 def threads(request, monkeypatch):
-    """Each test runs the serial copies (the default for small work) and, forced, the parallel kernels."""
-    if request.param == "parallel":
+    """Each test runs the serial copies (the default for small work), the parallel kernels (forced),
+    and the batched split tables (forced from 1 row; route() still wants >= 8 rows and 4 outputs)."""
+    if request.param != "serial":
         monkeypatch.setattr(generate, "SERIAL_MACS", 0)
+    if request.param == "split":
+        monkeypatch.setattr(kernels, "BMM_SPLIT_MIN_ROWS", 1)
     return request.param
 
 
-# B, M, K, N: ones, odd batches, attention's head shape, and M >= BMM_SPLIT_MIN_ROWS (split tables)
+# B, M, K, N: ones, odd batches, attention's head shape, rows and outputs enough for the split tables
 BMM_SHAPES = [(1, 1, 1, 1), (3, 1, 5, 2), (5, 17, 16, 17), (2, 70, 9, 5), (3, 64, 1, 33), (1, 65, 7, 1), (2, 3, 0, 4)]
 BMM_CONFIGS = [("M4P8", "exact", 32, 8), ("M6P14", "exact", 16, 8), ("M2P8", "LOA8", 32, 8),
                (EXACT_PRODUCT, "LOA8", 32, 16), ("EXACT", "exact", 20, 8)]
@@ -77,6 +80,7 @@ def test_bmm_shared_right_operand_and_out(threads):
 @pytest.mark.parametrize("call,message", [
     (lambda: kernels.bmm(np.zeros((2, 3, 4), int), np.zeros((3, 4, 5), int)), "B and K must agree"),
     (lambda: kernels.bmm(np.zeros((2, 3, 4), int), np.zeros((2, 5, 5), int)), "B and K must agree"),
+    (lambda: kernels.matmul(np.zeros((2, 3, 4), int), np.zeros((3, 5), int)), r"\[B, M, K\] = \(2, 3, 4\)"),
     (lambda: kernels.bmm(np.zeros((3, 4), int), np.zeros((2, 4, 5), int)), "x must have 3 dimensions"),
     (lambda: kernels.bmm(np.zeros((2, 3, 4), int), np.zeros((2, 4, 5, 1), int)), "w must have 3 dimensions"),
     (lambda: kernels.bmm(np.full((2, 3, 4), 300), np.zeros((2, 4, 5), int)), "x value 300 is outside"),
