@@ -47,6 +47,7 @@ def matmul_kernel(xs, ws, table, out):
 def bmm_kernel(xs, ws, table, out):
     # A batch of products in one call: out[b] = xs[b] @ ws[b] (ws[b] is ws[0] where ws holds one
     # matrix), one task per (b, m) row, matmul_kernel's loop inside (k ascends for every output).
+    # xs and ws may be int16 (a quarter of the memory traffic); the values are widened here.
     B, M, K = xs.shape
     N = ws.shape[2]
     shared = ws.shape[0] == 1
@@ -56,9 +57,9 @@ def bmm_kernel(xs, ws, table, out):
         wb = 0 if shared else bb
         accs = np.zeros(N, np.int64)
         for k in range(K):
-            x = xs[bb, m, k]
+            x = np.int64(xs[bb, m, k])
             for n in range(N):
-                w = ws[wb, k, n]
+                w = np.int64(ws[wb, k, n])
                 acc = accs[n]
                 #PRODUCT
                 #ACCUMULATE
