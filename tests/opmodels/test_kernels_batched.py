@@ -60,8 +60,10 @@ def test_bmm_every_8_bit_pair(booth_operand, rows, threads):
     else:
         x, w = values.reshape(1, 256, 1), values.reshape(1, 1, 256)
     for multiplier, adder in (("M4P8", "exact"), ("M1P8", "LOA8")):
+        # one [256, 1] @ [1, 256] reference: row i, column j is the pair (values[i], values[j])
+        expected = matmul_reference(values[:, None], values[None, :], multiplier, adder, 32, booth_operand)
         np.testing.assert_array_equal(kernels.bmm(x, w, multiplier, adder, booth_operand=booth_operand),
-                                      batched_reference(x, w, multiplier, adder, 32, booth_operand))
+                                      expected.reshape(x.shape[0], x.shape[1], 256))
 
 
 def test_bmm_shared_right_operand_and_out(threads):
