@@ -121,3 +121,12 @@ def test_serial_copies_exist_for_every_kernel():
     names = set(parallel)
     assert all(name + "_serial" in names for name in names if not name.endswith("_serial"))
     assert text.count("parallel=True") == text.count("parallel=False")
+
+
+@pytest.mark.parametrize("booth_operand", ["w", pytest.param("x", marks=pytest.mark.slow)])
+def test_bmm_behavioural_mode(booth_operand, threads):
+    # A 12-bit multiplier (its generated scalar statements in the batched loop) with a 24-bit LOA.
+    for b, m, k, n in ((3, 5, 7, 2), (1, 1, 1, 1), (2, 9, 4, 6)):
+        x, w = operands((b, m, k), 12), operands((b, k, n), 12)
+        np.testing.assert_array_equal(kernels.bmm(x, w, "M5P14W12", "LOA4W24", 24, booth_operand=booth_operand),
+                                      batched_reference(x, w, "M5P14W12", "LOA4W24", 24, booth_operand))
