@@ -78,7 +78,8 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, di
 
 
 def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, dilation, groups: int) -> torch.Tensor:
-    """int64 accumulators of a 3-D convolution, as im2col and one kernel matmul per group."""
+    """int64 accumulators of a 3-D convolution, as im2col and one kernel matmul (groups: one batched
+    call on the CPU, one matmul per group on CUDA)."""
     x = F.pad(x, pads) if any(pads) else x
     if arith.exact:
         return _exact(F.conv3d(x.double(), w.double(), None, stride, 0, dilation, groups), arith)
@@ -91,12 +92,16 @@ def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, di
     cols = patches.permute(0, 2, 3, 4, 1, 5, 6, 7)
     o = w.shape[0]
     cg, og = c // groups, o // groups
-    out = torch.empty((n * do * ho * wo, o), dtype=torch.int64, device=x.device)
-    for g in range(groups):
-        a = cols[..., g * cg:(g + 1) * cg, :, :, :].reshape(n * do * ho * wo, -1)
-        b = w[g * og:(g + 1) * og].reshape(og, -1).t()
-        out[:, g * og:(g + 1) * og] = backend.matmul(a, b, arith.multiplier, arith.adder, arith.acc_width,
-                                                     arith.booth)
+    rows = n * do * ho * wo
+    a = cols.reshape(rows, groups, -1).transpose(0, 1)  # [G, rows, cg * kd * kh * kw]
+    b = w.reshape(groups, og, -1).transpose(1, 2)         # [G, K, og]
+    if groups == 1 or x.is_cuda:
+        out = torch.cat([backend.matmul(a[g], b[g], arith.multiplier, arith.adder, arith.acc_width, arith.booth)
+                         for g in range(groups)], dim=1)
+    else:  # every group in one kernel call: [G, rows, og] -> [rows, G * og]
+        acc = backend.matmul(a.contiguous(), b.contiguous(), arith.multiplier, arith.adder, arith.acc_width,
+                             arith.booth)
+        out = acc.transpose(0, 1).reshape(rows, o)
     return out.reshape(n, do, ho, wo, o).permute(0, 4, 1, 2, 3)
 
 
