@@ -8,6 +8,10 @@ timed alternating with torch fp32 of its layer; the ratio is ours / torch fp32 (
 each; --json also gives the medians). The machine is shared, so re-run when it is quiet.
 
     PYTHONPATH=$PWD OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 python benchmarks/bench_kernels.py [--json] [--repeat 5] [--quick]
+
+``--batched`` times only the batched products and depthwise convolutions (issues 12 and 13): an
+attention product 256x4x17x16 @ 256x4x16x17 (one kernels.bmm call, and the per-matrix calls it
+replaces), 65 tokens (the split-table path), and depthwise 3x3 convolutions, each against torch fp32.
 """
 from __future__ import annotations
 
@@ -122,11 +126,69 @@ def cache_timing() -> dict:
             "scalar_cache_load_s": scalar_load, "kernel_cache_load_s": kernel_load}
 
 
+def batched(args, rng) -> int:
+    """The --batched table: batched products and depthwise convolutions, each checked bit for bit
+    against the numpy references (on a slice) and timed alternating with torch fp32."""
+    import torch
+    import torch.nn.functional as F
+
+    from opmodels import kernels
+    from tests.utils import conv2d_reference, matmul_reference
+    rows = []
+
+    def attention(b, h, t, d, multiplier, adder, per_matrix=False):
+        q = rng.integers(-128, 128, (b * h, t, d)).astype(np.int8)
+        k = rng.integers(-128, 128, (b * h, d, t)).astype(np.int8)
+        qt, kt = torch.from_numpy(q).float().reshape(b, h, t, d), torch.from_numpy(k).float().reshape(b, h, d, t)
+        got = kernels.bmm(q, k, multiplier, adder)
+        for i in (0, b * h - 1):
+            check(f"bmm {multiplier} {adder}", got[i], matmul_reference(q[i], k[i], multiplier, adder))
+        ours = lambda: kernels.bmm(q, k, multiplier, adder)  # noqa: E731
+        if per_matrix:
+            ours = lambda: [kernels.matmul(q[i], k[i], multiplier, adder) for i in range(b * h)]  # noqa: E731
+        t_ours, t_ref = paired("bmm", ours, lambda: torch.matmul(qt, kt), args.repeat)
+        how = "per-matrix calls" if per_matrix else "one bmm call"
+        rows.append((f"{b}x{h}x{t}x{d} @ {d}x{t}", f"{multiplier} {adder} {how}", t_ours, t_ref, b * h * t * d * t))
+
+    def depthwise(n, c, hw, multiplier, adder, stride=1):
+        x = rng.integers(-128, 128, (n, c, hw, hw)).astype(np.int8)
+        w = rng.integers(-128, 128, (c, 1, 3, 3)).astype(np.int8)
+        xt, wt = torch.from_numpy(x).float(), torch.from_numpy(w).float()
+        got = kernels.conv2d(x, w, multiplier, adder, stride=stride, padding=1, groups=c)
+        check(f"depthwise {multiplier} {adder}", got[:1, :4],
+              conv2d_reference(x[:1, :4], w[:4], multiplier, adder, 32, (stride, stride), (1, 1), groups=4))
+        t_ours, t_ref = paired("depthwise", lambda: kernels.conv2d(x, w, multiplier, adder, stride=stride, padding=1,
+                                                                   groups=c),
+                               lambda: F.conv2d(xt, wt, stride=stride, padding=1, groups=c), args.repeat)
+        ho = (hw - 1) // stride + 1
+        rows.append((f"depthwise {n}x{c}x{hw}x{hw} s{stride}", f"{multiplier} {adder}", t_ours, t_ref,
+                     n * c * ho * ho * 9))
+
+    attention(256, 4, 17, 16, "M4P8", "exact")
+    attention(256, 4, 17, 16, "M4P8", "LOA8")
+    attention(16, 4, 17, 16, "M4P8", "exact", per_matrix=True)
+    attention(16, 4, 17, 16, "M4P8", "exact")
+    attention(64, 4, 65, 16, "M4P8", "exact")
+    depthwise(256, 64, 14, "M4P8", "exact")
+    depthwise(256, 64, 14, "M4P8", "LOA8")
+    depthwise(8, 64, 56, "M4P8", "exact", stride=2)
+    if args.json:
+        print(json.dumps([dict(zip(("shape", "implementation", "s", "torch_fp32_s", "macs"), r)) for r in rows],
+                         indent=2))
+        return 0
+    print(f"{'shape':<28} {'implementation':<30} {'ms':>9} {'torch ms':>9} {'ratio':>7} {'ns/MAC':>7}")
+    for shape, name, t, t_ref, macs in rows:
+        print(f"{shape:<28} {name:<30} {t * 1e3:>9.2f} {t_ref * 1e3:>9.2f} {t / t_ref:>7.2f} {t / macs * 1e9:>7.3f}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per measurement (best is kept)")
     parser.add_argument("--quick", action="store_true", help="skip the slow LOA conv and the cache timing")
+    parser.add_argument("--batched", action="store_true",
+                        help="only the batched products (attention shapes) and depthwise convolutions")
     parser.add_argument("--scaling", action="store_true",
                         help="only the scaling table: Linear 512->512 M4P8 by batch size and thread count")
     args = parser.parse_args(argv)
@@ -158,6 +220,8 @@ def main(argv=None) -> int:
         steps += ["gather conv", "loa conv", "behavioural", "cache"]
     if args.scaling:
         steps = ["scaling"]
+    if args.batched:
+        return batched(args, rng)
     progress = tqdm(steps, desc="bench_kernels", file=sys.stderr, disable=args.json)
     for step in progress:
         progress.set_postfix_str(step)

@@ -42,10 +42,11 @@ def _output(x: torch.Tensor, shape: tuple, dtype) -> dict:
 
 def matmul(x: torch.Tensor, w: torch.Tensor, multiplier, adder, acc_width: int, booth_operand: str,
            dtype=None) -> torch.Tensor:
-    """The accumulators as int64 (or as ``dtype``, the same values converted, where the kernels can)."""
+    """The accumulators as int64 (or as ``dtype``, the same values converted, where the kernels can).
+    x [M, K] @ w [K, N], or a batch x [B, M, K] @ w [B, K, N] in one call (CPU)."""
     result = kernels.matmul(_to_kernel(x), _to_kernel(w), multiplier=_multiplier(multiplier), adder=adder,
                             acc_width=acc_width, backend="cuda" if x.is_cuda else "cpu",
-                            booth_operand=booth_operand, **_output(x, (x.shape[0], w.shape[1]), dtype))
+                            booth_operand=booth_operand, **_output(x, (*x.shape[:-1], w.shape[-1]), dtype))
     return _from_kernel(result, x)
 
 

@@ -3,8 +3,9 @@
 Every op reduces to one of two integer primitives of ``opmodels.kernels``: ``matmul`` (linear, the
 batched products of ``torch.matmul`` / ``@`` / ``bmm`` / ``einsum``, attention, and Conv3d as
 im2col) and ``conv2d`` (Conv1d as a 1-high Conv2d, ConvTranspose1d/2d as the direct convolution of
-the zero-upsampled input). Batched products loop over the batch calling the kernel once per matrix
-(one call when the right operand is shared), never over elements in Python.
+the zero-upsampled input). Batched products are one kernel call for the whole batch
+(``kernels.matmul`` on [B, M, K] @ [B, K, N]; on CUDA one call per matrix), never a loop over
+elements in Python.
 
 The order of the sum (it matters for approximate adders) is the kernels' k order: for a matmul the
 contracted index ascending; for a convolution (input channel of the group, kernel taps in row-major
@@ -62,8 +63,12 @@ def matmul(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = a.expand(*batch, m, k).reshape(-1, m, k)
     b3 = b.expand(*batch, k, n).reshape(-1, k, n)
+    if not a.is_cuda:  # the whole batch in one kernel call
+        acc = backend.matmul(a3.contiguous(), b3.contiguous(), arith.multiplier, arith.adder, arith.acc_width,
+                             arith.booth)
+        return acc.reshape(*batch, m, n)
     out = torch.empty((a3.shape[0], m, n), dtype=torch.int64, device=a.device)
-    for index in range(a3.shape[0]):
+    for index in range(a3.shape[0]):  # CUDA: one call per matrix
         out[index] = backend.matmul(a3[index], b3[index], arith.multiplier, arith.adder, arith.acc_width,
                                     arith.booth)
     return out.reshape(*batch, m, n)
@@ -79,7 +84,8 @@ def conv2d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, di
 
 
 def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, dilation, groups: int) -> torch.Tensor:
-    """int64 accumulators of a 3-D convolution, as im2col and one kernel matmul per group."""
+    """int64 accumulators of a 3-D convolution, as im2col and one kernel matmul (groups: one batched
+    call on the CPU, one matmul per group on CUDA)."""
     x = F.pad(x, pads) if any(pads) else x
     if arith.exact:
         return _exact(F.conv3d(x.double(), w.double(), None, stride, 0, dilation, groups), arith)
@@ -92,12 +98,16 @@ def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, di
     cols = patches.permute(0, 2, 3, 4, 1, 5, 6, 7)
     o = w.shape[0]
     cg, og = c // groups, o // groups
-    out = torch.empty((n * do * ho * wo, o), dtype=torch.int64, device=x.device)
-    for g in range(groups):
-        a = cols[..., g * cg:(g + 1) * cg, :, :, :].reshape(n * do * ho * wo, -1)
-        b = w[g * og:(g + 1) * og].reshape(og, -1).t()
-        out[:, g * og:(g + 1) * og] = backend.matmul(a, b, arith.multiplier, arith.adder, arith.acc_width,
-                                                     arith.booth)
+    rows = n * do * ho * wo
+    a = cols.reshape(rows, groups, -1).transpose(0, 1)  # [G, rows, cg * kd * kh * kw]
+    b = w.reshape(groups, og, -1).transpose(1, 2)         # [G, K, og]
+    if groups == 1 or x.is_cuda:
+        out = torch.cat([backend.matmul(a[g], b[g], arith.multiplier, arith.adder, arith.acc_width, arith.booth)
+                         for g in range(groups)], dim=1)
+    else:  # every group in one kernel call: [G, rows, og] -> [rows, G * og]
+        acc = backend.matmul(a.contiguous(), b.contiguous(), arith.multiplier, arith.adder, arith.acc_width,
+                             arith.booth)
+        out = acc.transpose(0, 1).reshape(rows, o)
     return out.reshape(n, do, ho, wo, o).permute(0, 4, 1, 2, 3)
 
 

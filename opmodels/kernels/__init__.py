@@ -29,6 +29,8 @@ For approximate multipliers P(0, w) is not always 0 (M1P8 gives P(0, -42) = -255
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..catalog import get
 from ..errors import OpmodelsError
 from ..operator import EXACT_PRODUCT, ExactProduct, Operator
@@ -36,9 +38,14 @@ from . import chunks, cpu, cuda, planning, split
 from .geometry import ConvGeometry, conv_geometry
 from .planning import Plan
 
-__all__ = ["EXACT_PRODUCT", "ConvGeometry", "Plan", "conv2d", "conv_geometry", "matmul", "plan"]
+__all__ = ["EXACT_PRODUCT", "ConvGeometry", "Plan", "bmm", "conv2d", "conv_geometry", "matmul", "plan"]
 
 RUNNERS = {"loop": cpu, "split": split, "chunks": chunks}  # _route's answer -> the module that runs it
+# A batched product builds its split tables every call (its "weights" are activations): per step and
+# matrix about (16 + 16 rows) x NB entries, NB = N rounded up to a power of two >= 8. Measured (loaded
+# machine, 2 threads): the gather loop still won at 4 x 1024 x 64 x 64 (2.7 vs 4.0 ns/MAC) and at
+# attention's shapes (17 or 65 tokens), so only taller matrices take the split tables.
+BMM_SPLIT_MIN_ROWS = 2048
 CHUNK_MIN_ROWS = 4  # fewer activation rows: the scalar function costs less than staging the tables
 
 
@@ -75,11 +82,16 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     ``backend="cuda"`` x and w are device arrays and so is the result. ``out``: an [M, N] array of dtype
     int64, int32, float64 or float32 that receives the results, converted to its dtype (a C-contiguous
     numpy array on the CPU; with ``backend="cuda"`` any device array, e.g. a torch CUDA tensor).
+
+    Batched (CPU): x [B, M, K] with w [B, K, N] (one matrix per batch entry) or a shared w [K, N]
+    gives [B, M, N] from ONE kernel call (see :func:`bmm`).
     """
+    if backend == "cpu" and getattr(x, "ndim", 2) == 3:
+        return bmm(x, w, multiplier, adder, acc_width, backend, booth_operand, out)
     p = plan(multiplier, adder, acc_width, backend, booth_operand)
     if p.backend == "cuda":
         return cuda.matmul(p, x, w, out)
-    x = planning.host_array("x", x, 2, "[M, K]")
+    x = planning.host_array("x", x, 2, "[M, K] (or [B, M, K], a batch)")
     w = planning.host_array("w", w, 2, "[K, N]")
     planning.check_matmul_shapes(x, w)
     planning.check_range(p, "x", x)
@@ -87,6 +99,45 @@ def matmul(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", 
     out = planning.out_array(out, (x.shape[0], w.shape[1]))
     kernel, p = _route(p, x.shape[0], w.shape[1], x, w)
     return RUNNERS[kernel].matmul(p, x, w, out)
+
+
+def bmm(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", booth_operand="w", out=None):
+    """A batch of products in one kernel call: ``out[b, m, n] = MAC over k of P(x[b, m, k], w[b, k, n])``.
+
+    x: integer [B, M, K]; w: integer [B, K, N], or [K, N] shared by every batch entry (then it is one
+    [B*M, K] @ [K, N] matmul, with cached tables). Returns int64 [B, M, N] (or ``out`` filled, as in
+    :func:`matmul`). CPU only. Each w[b] is an activation that changes every call (attention's
+    products), so the kernel is chosen by shape: the split tables of all B matrices, built in one
+    parallel call and not kept, where enough rows share them (M >= BMM_SPLIT_MIN_ROWS); otherwise one
+    (b, m) row per task reading the 256 x 256 table (or the behavioural / exact product, or the LOA
+    statements) directly. Below ``generate.SERIAL_MACS`` MACs the kernels run serially.
+    """
+    p = plan(multiplier, adder, acc_width, backend, booth_operand)
+    if p.backend != "cpu":
+        raise OpmodelsError("batched products (3-D x) run on the CPU; on CUDA call matmul per matrix")
+    x = planning.host_array("x", x, 3, "[B, M, K]")
+    w = np.asarray(w)
+    if w.ndim == 2:
+        b, m, k = x.shape
+        if k != w.shape[0]:
+            raise OpmodelsError(f"shape mismatch: x is [B, M, K] = {tuple(x.shape)} and w is [K, N] = "
+                                f"{tuple(w.shape)}; K must agree ({k} != {w.shape[0]})")
+        flat = None if out is None else planning.out_array(out, (b, m, w.shape[1])).reshape(b * m, w.shape[1])
+        result = matmul(x.reshape(b * m, k), w, p.multiplier, p.adder or "exact", acc_width, backend,
+                        booth_operand, flat)
+        return out if out is not None else result.reshape(b, m, w.shape[1])
+    w = planning.host_array("w", w, 3, "[B, K, N] or [K, N]")
+    if x.shape[0] != w.shape[0] or x.shape[2] != w.shape[1]:
+        raise OpmodelsError(f"shape mismatch: x is [B, M, K] = {tuple(x.shape)} and w is [B, K, N] = "
+                            f"{tuple(w.shape)}; B and K must agree")
+    planning.check_range(p, "x", x)
+    planning.check_range(p, "w", w)
+    b, m, _ = x.shape
+    out = planning.out_array(out, (b, m, w.shape[2]))
+    kernel, routed = planning.route(p, m, w.shape[2], x, w)
+    if kernel == "split" and m >= BMM_SPLIT_MIN_ROWS and x.size:
+        return split.bmm(routed, x, w, out)
+    return cpu.bmm(p, x, w, out)
 
 
 def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, padding=0, dilation=1, groups=1,

@@ -33,7 +33,24 @@ def matmul(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = No
     xs = np.ascontiguousarray(x, dtype=np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     result = np.empty((xs.shape[0], ws.shape[1]), np.int64)
-    generate.module(plan, "cpu").matmul_kernel(xs, ws, _table(plan), result)
+    macs = xs.shape[0] * xs.shape[1] * ws.shape[1]
+    generate.pick(generate.module(plan, "cpu"), "matmul_kernel", macs)(xs, ws, _table(plan), result)
+    return _finish(plan, result, out)
+
+
+def _narrow(plan: Plan, operand: str):
+    """int16 for an operand whose port fits it (every 8-bit operator), else int64."""
+    low, high = plan.port_of(operand).range if plan.mode != "exact" else (-2**63, 2**63 - 1)
+    return np.int16 if -2**15 <= low and high < 2**15 else np.int64
+
+
+def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """x [B, M, K] @ w [B, K, N] (or [1, K, N], shared) in one kernel call: one task per (b, m) row."""
+    xs = np.ascontiguousarray(x, dtype=_narrow(plan, "x"))
+    ws = np.ascontiguousarray(w, dtype=_narrow(plan, "w"))
+    b, m, k = xs.shape
+    result = np.empty((b, m, ws.shape[2]), np.int64)
+    generate.pick(generate.module(plan, "cpu"), "bmm_kernel", b * m * k * ws.shape[2])(xs, ws, _table(plan), result)
     return _finish(plan, result, out)
 
 
@@ -44,6 +61,7 @@ def conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
     ws = np.ascontiguousarray(w, dtype=np.int64)
     result = np.empty((x.shape[0], w.shape[0], geometry.ho, geometry.wo), np.int64)
     table = np.ascontiguousarray(_table(plan).T).T  # same indexing, weight-major memory
-    generate.module(plan, "cpu").conv2d_kernel(xs, ws, table, result, *geometry.stride, *geometry.dilation,
-                                               geometry.groups)
+    macs = result.size * w.shape[1] * w.shape[2] * w.shape[3]
+    generate.pick(generate.module(plan, "cpu"), "conv2d_kernel", macs)(xs, ws, table, result, *geometry.stride,
+                                                                      *geometry.dilation, geometry.groups)
     return _finish(plan, result, out)

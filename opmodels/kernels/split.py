@@ -76,7 +76,7 @@ class _Layout(NamedTuple):
     steps: int
 
 
-def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1) -> _Layout:
+def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1, keep: bool = True) -> _Layout:
     """The layout for K steps, M rows and blocks of NB outputs (``tables``: G x nblocks of them)."""
     split = plan.split()
     if split is None:
@@ -90,7 +90,7 @@ def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1) -> _Layout:
     if plan.adder is None and NB <= PAIR_BLOCK:
         dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
         pairs = _Layout("pairs", shift, T.astype(dtype), 256, 256 + (1 << 2 * hb), -(-K // 2))
-        if M >= PAIR_MIN_ROWS or _nbytes(pairs, tables, NB) <= CACHE_BYTES // 4:
+        if M >= PAIR_MIN_ROWS or (keep and _nbytes(pairs, tables, NB) <= CACHE_BYTES // 4):
             return pairs
     return _Layout("split", shift, T, 16, 16 + (1 << hb), K)
 
@@ -99,19 +99,21 @@ def _nbytes(layout: _Layout, tables: int, NB: int) -> int:
     return tables * layout.steps * layout.rows * NB * layout.T.itemsize
 
 
-def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
+def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool = True) -> None:
     """``out[i, g * OG + o, p]`` = MAC over k of ``P(xflat[base[m] + koff[k] + group_offsets[g]], w[g, k, o])``
     for row ``m = i * P + p``, wrapped like the hardware accumulator.
 
     xflat: the activations as uint8 patterns (flat); base: int64 [M]; koff: int64 [K]; w: integer
     [G, K, OG] weight values; out: [I, G * OG, P] with I * P = M (matmul: P = 1; conv2d: the output
-    pixels of each image), any of the dtypes ``kernels.matmul`` accepts for ``out``.
+    pixels of each image), any of the dtypes ``kernels.matmul`` accepts for ``out``. keep: False for
+    "weights" that change every call (a batched product of two activations): the tables are built
+    per call and not kept in the cache.
     """
     G, K, OG = w.shape
     M = base.shape[0]
     NB = _block_width(OG)
     nblocks = -(-OG // NB)
-    layout = _layout(plan, K, M, NB, G * nblocks)
+    layout = _layout(plan, K, M, NB, G * nblocks, keep)
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
     accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, layout))
@@ -121,19 +123,23 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     else:
         koff2 = koff
     module = generate.module(plan, "split")
+    macs = G * M * K * OG
+    build_tables = generate.pick(module, "build_tables", macs)
+    split_kernel = generate.pick(module, "split_kernel", macs)
+    row_kernel = generate.pick(module, "row_kernel", macs)
     goff = np.asarray(group_offsets, np.int64)
     mb = _row_block(M, G * nblocks, NB * accs.itemsize)
-    for k0, tables in _tables(plan, layout, wpat, G, nblocks, NB, module):
+    for k0, tables in _tables(plan, layout, wpat, G, nblocks, NB, build_tables, keep):
         part = slice(k0, k0 + tables.shape[2])
         if layout.kind == "rows":
-            module.row_kernel(xflat, base, np.ascontiguousarray(koff[part]), goff, tables, accs, mb)
+            row_kernel(xflat, base, np.ascontiguousarray(koff[part]), goff, tables, accs, mb)
         else:
-            module.split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
+            split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
                                 goff, tables, layout.shift, layout.lo_rows, accs, mb)
-    module.finish(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
+    generate.pick(module, "finish", macs)(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
 
 
-def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int, NB: int, module):
+def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int, NB: int, build_tables, keep: bool):
     """(k0, tables [G, nblocks, kc, rows, NB]) for consecutive chunks of steps: all steps at once
     from the cache (built on a miss), or, for tables too large to keep, built per call in chunks."""
     steps, rows, T = layout.steps, layout.rows, layout.T
@@ -146,12 +152,12 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
     hb = 8 - layout.shift
 
     def build(part, into):
-        module.build_tables(np.ascontiguousarray(wpat[:, part]), np.ascontiguousarray(wpat2[:, part]), has2[part],
+        build_tables(np.ascontiguousarray(wpat[:, part]), np.ascontiguousarray(wpat2[:, part]), has2[part],
                             T, hb, layout.kind == "pairs", into)
         return into
 
     nbytes = _nbytes(layout, G * nblocks, NB)
-    if nbytes <= CACHE_BYTES // 4:
+    if keep and nbytes <= CACHE_BYTES // 4:
         key = (plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, wpat.shape,
                NB, hashlib.blake2b(wpat.tobytes(), digest_size=20).hexdigest())
         with _lock:
@@ -222,6 +228,22 @@ def matmul(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = No
     xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
     accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w[None], [0],
                out.reshape(m, w.shape[1], 1))
+    return out
+
+
+def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """x [B, M, K] @ w [B, K, N] in one call: the B matrices of w are the groups of one table build
+    (built per call, not kept: batched products multiply activations), read at group offsets b*M*K."""
+    b, m, k = x.shape
+    n = w.shape[2]
+    xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
+    rows = np.empty((m, b * n, 1), np.int64 if out is None else out.dtype)  # [M, (B, N)]: finish's layout
+    accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w,
+               np.arange(b, dtype=np.int64) * (m * k), rows, keep=False)
+    result = rows.reshape(m, b, n).transpose(1, 0, 2)
+    if out is None:
+        return np.ascontiguousarray(result)
+    np.copyto(out, result)
     return out
 
 

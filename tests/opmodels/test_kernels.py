@@ -112,7 +112,7 @@ def test_conv2d_non_contiguous():
     (lambda: kernels.matmul(np.ones((2, 3)), np.ones((3, 2), int)), "x must be an integer array"),
     (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((3, 2), np.float32)), "w must be an integer array"),
     (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((4, 2), int)), "shape mismatch"),
-    (lambda: kernels.matmul(np.ones((2, 3, 1), int), np.ones((3, 2), int)), "x must have 2 dimensions"),
+    (lambda: kernels.matmul(np.ones((2, 3, 1, 1), int), np.ones((3, 2), int)), "x must have 2 dimensions"),
     (lambda: kernels.matmul(np.full((2, 3), 128), np.ones((3, 2), int)), "x value 128 is outside"),
     (lambda: kernels.matmul(np.ones((2, 3), int), np.full((3, 2), -129)), "w value -129 is outside"),
     (lambda: kernels.matmul(np.ones((2, 3), int), np.ones((3, 2), int), backend="tpu"), "backend must be one of"),
