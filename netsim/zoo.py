@@ -190,11 +190,11 @@ class TransformerBlock(nn.Module):
 
 
 class ViTTiny(nn.Module):
-    """A small vision transformer for 28x28 digits: 4x4 patches (49 tokens) embedded by a strided
+    """A small vision transformer for 28x28 digits: 7x7 patches (16 tokens) embedded by a strided
     Conv2d, a learned position embedding, ``depth`` pre-norm blocks, mean pooling of the tokens and a
     Linear head (no class token: pooling trains faster on small data)."""
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, patch: int = 4,
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, patch: int = 7,
                  dim: int = 64, depth: int = 4, heads: int = 4, mlp_ratio: int = 2):
         super().__init__()
         if image_size % patch:

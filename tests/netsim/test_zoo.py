@@ -83,7 +83,7 @@ def test_vit_tiny_architecture():
     model = zoo.vit_tiny()
     blocks = list(model.blocks)
     assert len(blocks) == 4 and all(isinstance(b.attn, zoo.Attention) for b in blocks)
-    assert model.patch_embed.stride == (4, 4) and model.pos_embed.shape == (1, 49, 64)
+    assert model.patch_embed.stride == (7, 7) and model.pos_embed.shape == (1, 16, 64)
     # attention: the softmax of the scaled scores weighs the values (checked against the formula)
     torch.manual_seed(1)
     attention = zoo.Attention(8, 2).eval()
