@@ -16,10 +16,11 @@ from .errors import NetsimError
 _LAZY = {
     "convert": ("network", "convert"), "calibrate": ("network", "calibrate"),
     "describe": ("network", "describe"), "evaluate": ("network", "evaluate"),
-    "Calibration": ("network", "Calibration"),
+    "Calibration": ("network", "Calibration"), "product_ops": ("network", "product_ops"),
     "ApproxConv2d": ("layers", "ApproxConv2d"), "ApproxLinear": ("layers", "ApproxLinear"),
 }
-_SUBMODULES = ("zoo", "data", "quant", "layers", "network", "checkpoint", "train", "backend", "cli")
+_SUBMODULES = ("zoo", "data", "quant", "layers", "network", "checkpoint", "train", "backend", "cli", "intercept",
+               "products")
 
 __all__ = ["Config", "LayerSettings", "NetsimError", *_LAZY, *_SUBMODULES]
 

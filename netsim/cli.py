@@ -90,6 +90,8 @@ def cmd_eval(args) -> int:
     progress = not args.no_progress
     calibration = calibrate(model, data.loader(train_set, args.batch_size),
                             batches=args.calibration_batches, progress=progress)
+    if args.strict:  # before any evaluation: refused at once
+        convert(model, config, calibration, strict=True)
     timings = {}
     start = time.perf_counter()
     fp32 = evaluate(model, test_loader, progress, "fp32")
@@ -109,7 +111,8 @@ def cmd_eval(args) -> int:
                           "config": args.config, "accuracy": {"fp32": fp32, "quantized_exact": quantized,
                                                               "approximate": approximate},
                           "seconds": {k: round(v, 3) for k, v in timings.items()}, "backend": backend.name(),
-                          "layers": table.rows}, indent=2))
+                          "layers": table.rows, "left_exact": table.left_exact, "coverage": table.coverage},
+                         indent=2))
         return 0
     print(f"{args.model} on {source} test split ({len(test_set)} samples), config {args.config or '(flags)'}")
     print(f"  fp32             {fp32:.4f}")
@@ -175,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"training batches for the activation ranges (default {DEFAULT_CALIBRATION_BATCHES})")
     sub.add_argument("--limit", type=options.count(), help="evaluate only the first N test samples")
     sub.add_argument("--json", action="store_true")
+    sub.add_argument("--strict", action="store_true",
+                     help="an error if any product-sum op is left exact (e.g. an LSTM), naming it")
     sub.set_defaults(func=cmd_eval)
 
     from .explore.cli import add_subcommands  # resilience, dse, search, report (light: no torch import)

@@ -2,8 +2,8 @@
 
 Forward: quantize the input with the calibrated activation scale, take the integer products and sums
 with the configured multiplier and adder (spec section 8 order), rescale by ``s_a * s_w`` and add the
-bias in floating point. Weights are quantized once, when the layer is built (call
-:meth:`requantize` after changing them). With the exact multiplier and adder the same integers come
+bias in floating point. Weights are quantized once, when the layer is built, and again after
+``load_state_dict`` (call :meth:`requantize` after changing them in place otherwise). With the exact multiplier and adder the same integers come
 from torch's own matmul/convolution on integer-valued floats, which is exact for these magnitudes.
 
 In training mode the backward pass is the straight-through estimator: the gradient of the float
@@ -39,6 +39,7 @@ class ApproxMixin:
         new.weight, new.bias = layer.weight, layer.bias
         new.train(layer.training)
         new.configure(settings, name, input_range)
+        new.register_load_state_dict_post_hook(_requantize_after_load)
         return new
 
     @staticmethod
@@ -272,12 +273,12 @@ class ApproxConv2d(ApproxMixin, nn.Conv2d):
         return f"{super().extra_repr()}, {describe_settings(self)}"
 
 
-def _wrap(acc: torch.Tensor, width: int) -> torch.Tensor:
-    """``opmodels.bits.wrap_signed`` for torch tensors (on any device): int64 mod 2^width, read as signed."""
-    if width >= 64:
-        return acc
-    acc = acc & ((1 << width) - 1)
-    return acc - ((acc >> (width - 1)) & 1) * (1 << width)
+_wrap = quant.wrap_signed
+
+
+def _requantize_after_load(module, incompatible_keys) -> None:
+    """``load_state_dict`` post-hook: the loaded float weights are quantized again."""
+    module.requantize()
 
 
 def _int_or_pair(value):

@@ -100,3 +100,11 @@ class RangeObserver:
             values = torch.cat(self.samples)
             return float(torch.quantile(values.double(), percentile / 100.0))
         return self.max
+
+
+def wrap_signed(acc: torch.Tensor, width: int) -> torch.Tensor:
+    """``opmodels.bits.wrap_signed`` for torch tensors (any device): int64 mod 2^width, read as signed."""
+    if width >= 64:
+        return acc
+    acc = acc & ((1 << width) - 1)
+    return acc - ((acc >> (width - 1)) & 1) * (1 << width)

@@ -8,7 +8,8 @@ A TOML file has a ``[default]`` table and any number of ``[[layer]]`` tables::
     w_bits = 8
     a_bits = 8
     [[layer]]
-    match = "conv1"           # exact layer name, glob ("features.*") or type name ("Linear")
+    match = "conv1"           # exact layer/op name, glob ("features.*"), type name ("Linear") or op
+                              # kind ("linear", "conv1d", "conv_transpose2d", "matmul", "attention")
     multiplier = "exact"
 
 Precedence, lowest first: built-in defaults < ``[default]`` < type entries < glob entries < exact-name
@@ -29,6 +30,10 @@ from .settings import KEYS, LayerSettings, check_value
 from .widths import LUT_BITS, WIDE_WIDTH, operator_for
 
 _GLOB_CHARS = set("*?[")
+
+# the kinds of product-sum op; a ``match`` naming one selects every op of that kind, like a layer type
+# (even where an op called in the model's own forward carries the same name)
+OP_KINDS = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "matmul", "attention")
 
 # precedence ranks of the entry kinds
 _TYPE, _GLOB, _NAME = 1, 2, 3
@@ -153,24 +158,28 @@ class Config:
         settings.check(f"{self.source} [default]")
         return settings
 
-    def resolve(self, layers: dict) -> dict:
-        """Settings for each layer: ``layers`` maps a layer name to its module (or its type names).
+    def resolve(self, layers: dict, require_match: bool = True) -> dict:
+        """Settings for each layer or op: ``layers`` maps a name to its module (or its type names: the
+        class names, and for an op its kind such as ``matmul`` or ``attention``).
 
-        Returns {name: LayerSettings}. An entry that matches none of the layers is an error.
+        Returns {name: LayerSettings}. An entry that matches none of them is an error (unless
+        ``require_match`` is false: the ops of a model converted without calibration are met later).
         """
         type_names = {name: _type_names(obj) for name, obj in layers.items()}
         ranked = []  # (rank, file position, entry, names)
         for position, entry in enumerate(self.layers):
             if entry.is_glob:
                 rank, names = _GLOB, [n for n in layers if fnmatch.fnmatchcase(n, entry.match)]
-            elif entry.match in layers:
+            elif entry.match in layers and entry.match not in OP_KINDS:
                 rank, names = _NAME, [entry.match]
             else:
                 rank, names = _TYPE, [n for n, types in type_names.items() if entry.match in types]
+            if not names and not require_match:
+                continue
             if not names:
                 known = ", ".join(layers) or "none"
                 raise NetsimError(f"{entry.where}: match = {entry.match!r} matches no layer name, glob or type "
-                                  f"of this model; its Conv2d/Linear layers are: {known}")
+                                  f"of this model; its product ops are: {known}")
             ranked.append((rank, position, entry, names))
         ranked.sort(key=lambda item: item[:2])
         merged = {name: dict(self.default) for name in layers}
@@ -192,4 +201,4 @@ def _type_names(obj) -> set:
     return {cls.__name__ for cls in type(obj).__mro__}
 
 
-__all__ = ["Config", "Entry", "LayerSettings", "KEYS", "LUT_BITS", "WIDE_WIDTH", "check_value", "operator_for"]
+__all__ = ["OP_KINDS", "Config", "Entry", "LayerSettings", "KEYS", "LUT_BITS", "WIDE_WIDTH", "check_value", "operator_for"]

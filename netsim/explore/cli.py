@@ -14,6 +14,7 @@ from opmodels.files import prepare_directory, write_atomic
 from .. import options
 from ..errors import NetsimError
 from .cost import describe
+from ..coverage import coverage_line
 
 COMMANDS = ("resilience", "dse", "search", "report")
 
@@ -131,7 +132,8 @@ def cmd_resilience(args) -> None:
     result = resilience(spec, techniques, scopes, run, args.tolerance, logics, blocks=blocks)
     elapsed = time.perf_counter() - start
     summary = {"table": result["table"], "noise": result["noise"], "tolerance": args.tolerance,
-               "layers": result["layers"], "baseline": result["baseline"], "seconds": round(elapsed, 1)}
+               "layers": result["layers"], "baseline": result["baseline"], "seconds": round(elapsed, 1),
+               "coverage": result["coverage"]}
     write_table(out, "resilience", result["rows"], summary=summary)
     write_table(out, "resilience_lossless", result["table"])
     for technique in techniques:
@@ -139,6 +141,7 @@ def cmd_resilience(args) -> None:
     if "layers" in scopes:
         plots.lossless_plot(result, out / "resilience_lossless.png")
     _print_lossless(result)
+    print(coverage_line(result["coverage"]))
     print(f"resilience: {len(result['rows']) + 1} points in {elapsed:.1f} s -> {out}/resilience.csv")
 
 
@@ -170,6 +173,7 @@ def cmd_dse(args) -> None:
     plots.dse_plot(result, out / f"{stem}.png")
     summary = result["summary"]
     print(f"baseline {100 * summary['baseline_accuracy']:.2f}%, cost: {describe(summary['cost_source'])}")
+    print(coverage_line(summary["coverage"]))
     for row in result["rows"]:
         after = f"  fine-tuned {100 * row['accuracy_finetuned']:.2f}%" if "accuracy_finetuned" in row else ""
         print(f"  {row['multiplier']:>6}  area {row['relative_area']:.3f}  accuracy {100 * row['accuracy']:.2f}%{after}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from opmodels.files import write_atomic
 
+from ..coverage import coverage_line
 from ..errors import NetsimError
 from .cost import describe
 
@@ -60,6 +61,8 @@ def _build(directory: Path, reading: list) -> list:
                          f"standard error {_pct(noise['binomial_se'])} points (one sample = "
                          f"{_pct(noise['one_sample'])} points). 'Lossless' means accuracy >= baseline - "
                          f"{_pct(data['tolerance'])} points; the McNemar p-value per point is in resilience.csv.")]
+        if "coverage" in data:  # (results written before coverage was recorded have none)
+            blocks.append(("p", "MAC " + coverage_line(data["coverage"]) + "."))
         table = data["table"]
         scopes = list(dict.fromkeys(r["scope"] for r in table))
         columns = list(dict.fromkeys((r["technique"], r["logic"]) for r in table))
@@ -92,6 +95,8 @@ def _build(directory: Path, reading: list) -> list:
                          f"baseline {_pct(summary['baseline_accuracy'])}%, tolerance "
                          f"{_pct(summary['tolerance'])} points" +
                          (f"; fine-tuning {summary['finetune']}." if after else "."))]
+        if "coverage" in summary:
+            blocks.append(("p", "MAC " + coverage_line(summary["coverage"]) + "."))
         for stage in ("before", "after"):
             best = summary.get(f"optimum_{stage}")
             if f"pareto_{stage}" not in summary:

@@ -19,9 +19,9 @@ from .sweeps import Run, baseline_config, layer_names
 def model_macs(spec) -> dict:
     """{layer name: MACs per sample} of the model ``spec`` names."""
     from .. import zoo
-    from ..network import count_macs, target_layers
-    model = zoo.build(spec.name)
-    return count_macs(model, target_layers(model), zoo.ZOO[spec.name].input_shape)
+    from ..network import model_ops
+    ops = model_ops(zoo.build(spec.name), zoo.ZOO[spec.name].input_shape)
+    return {name: record.macs for name, record in ops.items() if record.reason is None}
 
 
 def assignment_cost(assignment: dict, macs: dict, source: str) -> float:

@@ -88,9 +88,18 @@ def parse_multipliers(text: str) -> list:
 
 
 def layer_names(spec: ModelSpec) -> list:
+    """Every product-sum op netsim simulates in the model (layers, and ops such as ``blocks.0.attn.qk``)."""
     from .. import zoo
-    from ..network import target_layers
-    return list(target_layers(zoo.build(spec.name)))
+    from ..network import model_ops
+    ops = model_ops(zoo.build(spec.name), zoo.ZOO[spec.name].input_shape)
+    return [name for name, record in ops.items() if record.reason is None]
+
+
+def coverage(spec: ModelSpec, config=None) -> dict:
+    """MACs per sample simulated vs left exact (with the ops left exact) of the model under ``config``."""
+    from .. import zoo
+    from ..network import coverage as network_coverage
+    return network_coverage(zoo.build(spec.name), config or baseline_config(), zoo.ZOO[spec.name].input_shape)
 
 
 def _technique_settings(technique: str, degree, logic=None) -> dict:
@@ -156,7 +165,7 @@ def resilience(spec: ModelSpec, techniques=TECHNIQUES, scopes=("network", "layer
                 table.append({"technique": technique, "scope": scope, "logic": logic,
                               "lossless_degree": best, "tolerance": tolerance})
     return {"baseline": baseline, "rows": rows, "table": table, "layers": layers + list(blocks),
-            "noise": _noise(baseline)}
+            "noise": _noise(baseline), "coverage": coverage(spec)}
 
 
 def _annotate(rows: list, baseline: dict) -> None:
@@ -207,7 +216,8 @@ def dse(spec: ModelSpec, multipliers: list, run: Run | None = None, finetune: di
             row["finetune_seconds"] = after["seconds"]
         rows.append(row)
     summary = {"baseline_accuracy": baseline["accuracy"], "tolerance": tolerance,
-               "cost_source": source, "noise": _noise(baseline), "finetune": finetune}
+               "cost_source": source, "noise": _noise(baseline), "finetune": finetune,
+               "coverage": coverage(spec)}
     for stage, column in (("before", "accuracy"), ("after", "accuracy_finetuned")):
         if column not in rows[0]:
             continue

@@ -29,13 +29,18 @@ def test_eval_json(tiny_checkpoint, tmp_path):
     config.write_text('[default]\nmultiplier = "M4P8"\n\n[[layer]]\nmatch = "fc3"\nmultiplier = "exact"\n'
                       'adder = "LOA8"\n')
     run = netsim("eval", "lenet5", "--weights", str(tiny_checkpoint), "--config", str(config), "--limit", "64",
-                 "--calibration-batches", "1", "--json", "--no-progress")
+                 "--calibration-batches", "1", "--json", "--no-progress", "--strict")
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert set(report["accuracy"]) == {"fp32", "quantized_exact", "approximate"}
     assert report["samples"] == 64
     layers = {row["layer"]: row for row in report["layers"]}
     assert layers["conv1"]["multiplier"] == "M4P8" and layers["fc3"]["adder"] == "LOA8"
+    # coverage: every MAC of LeNet-5 is simulated, fc3 (exact multiplier, LOA adder) is approximate too
+    cover = report["coverage"]
+    assert report["left_exact"] == [] and cover["macs_left_exact"] == 0
+    assert cover["macs_total"] == cover["macs_simulated"] == sum(row["macs"] for row in report["layers"])
+    assert cover["macs_approximate"] == cover["macs_total"]
 
 
 def test_eval_text_with_flags(tiny_checkpoint):
@@ -43,6 +48,7 @@ def test_eval_text_with_flags(tiny_checkpoint):
                  "--limit", "32", "--calibration-batches", "1", "--no-progress")
     assert run.returncode == 0, run.stderr
     assert "quantized exact" in run.stdout and "M2P14" in run.stdout and "LOA8" in run.stdout
+    assert "coverage: " in run.stdout and "left exact 0 (0.0%)" in run.stdout
 
 
 @pytest.mark.parametrize("args, message", [

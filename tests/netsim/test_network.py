@@ -72,9 +72,14 @@ def test_user_module_and_errors():
     accuracy = netsim.evaluate(amodel, batches(), progress=False)
     assert 0.0 <= accuracy <= 1.0
     with pytest.raises(NetsimError, match="matches no layer"):
-        netsim.convert(model, netsim.Config().with_layer("features.*", w_bits=4))
+        netsim.convert(model, netsim.Config().with_layer("features.*", w_bits=4), batches())
+    unchecked = netsim.convert(model, netsim.Config().with_layer("features.*", w_bits=4))
+    with pytest.raises(NetsimError, match="matches no layer"):  # without calibration: at the first forward
+        unchecked(torch.rand(2, 1, 28, 28))
     with pytest.raises(NetsimError, match="no Conv2d or Linear"):
-        netsim.convert(nn.ReLU(), netsim.Config())
+        netsim.convert(nn.ReLU(), netsim.Config(), [torch.rand(2, 4)])
+    with pytest.raises(NetsimError, match="ran no Conv2d or Linear"):  # without calibration: at the first forward
+        netsim.convert(nn.ReLU(), netsim.Config())(torch.rand(2, 4))
     with pytest.raises(NetsimError, match="saw no data"):
         netsim.convert(Unused(), netsim.Config(), [torch.rand(2, 4)])
 

@@ -29,6 +29,7 @@ def test_dse_search_report(lenet_checkpoint, tmp_path):
     assert all("accuracy_finetuned" in r for r in table["rows"])
     assert (out / "dse.csv").read_text().splitlines()[0].startswith("multiplier,")
     assert (out / "dse.png").stat().st_size > 10_000
+    assert table["summary"]["coverage"]["macs_left_exact"] == 0 and "coverage: " in done.stdout
 
     floor = max(0.01, table["summary"]["baseline_accuracy"] - 0.05)  # the exact network is above it
     done = netsim("search", "lenet5", "--min-accuracy", f"{floor:.4f}", "--choices", "exact,M4P8,M5P10",
@@ -62,6 +63,7 @@ def test_dse_search_report(lenet_checkpoint, tmp_path):
     for heading in ("## Resilience", "## Multiplier design-space exploration", "## Per-layer mixed assignment search"):
         assert heading in text
     assert "![dse.png](dse.png)" in text
+    assert text.count("MAC coverage: ") == 2  # resilience and DSE
     assert "<table>" in (out / "report.html").read_text()
 
 

@@ -94,6 +94,8 @@ def test_resilience_layers_and_lossless_table(spec, tmp_path):
     network = [r for r in result["rows"] if r["scope"] == "network" and r["technique"] == "w_bits" and r["degree"] == 2]
     assert network[0]["accuracy"] < base
     assert result["noise"]["samples"] == LIMIT
+    cover = result["coverage"]  # LeNet-5: every MAC simulated, none left exact
+    assert cover["macs_left_exact"] == 0 and cover["left_exact"] == [] and cover["macs_total"] == cover["macs_simulated"] > 0
 
 
 def test_parse_multipliers():

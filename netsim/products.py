@@ -1,0 +1,144 @@
+"""The integer products and sums of the ops netsim intercepts as function calls (see :mod:`.intercept`).
+
+Every op reduces to one of two integer primitives of ``opmodels.kernels``: ``matmul`` (linear, the
+batched products of ``torch.matmul`` / ``@`` / ``bmm`` / ``einsum``, attention, and Conv3d as
+im2col) and ``conv2d`` (Conv1d as a 1-high Conv2d, ConvTranspose1d/2d as the direct convolution of
+the zero-upsampled input). Batched products loop over the batch calling the kernel once per matrix
+(one call when the right operand is shared), never over elements in Python.
+
+The order of the sum (it matters for approximate adders) is the kernels' k order: for a matmul the
+contracted index ascending; for a convolution (input channel of the group, kernel taps in row-major
+order); for Conv3d (input channel, kd, kh, kw); for a transposed convolution the taps of the flipped
+kernel over the zero-upsampled input. Zero padding and the zeros inserted by a transposed convolution
+are real MACs fed operand 0, as the kernels' conv2d treats padding (hardware that streams zeros); the
+MACs reported are the useful ones (what torch counts).
+
+With the exact multiplier and adder the same integers come from torch's own operation in float64 on
+the integer-valued operands (exact below 2^53), wrapped to ``acc_width`` bits.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from . import backend, quant
+from .config import LayerSettings
+
+
+class Arithmetic:
+    """The multiplier, adder, accumulator width and Booth-recoded operand of one op."""
+
+    def __init__(self, settings: LayerSettings):
+        self.settings = settings
+        self.multiplier = settings.multiplier_operator()
+        self.adder = settings.adder_operator()
+        self.acc_width = settings.accumulator_width()
+        self.booth = "w" if settings.recode == "weight" else "x"  # "w": the second (right) operand
+        self.exact = settings.is_exact
+
+    def describe(self) -> str:
+        return "exact" if self.multiplier is None else self.multiplier.id
+
+
+def _exact(acc: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
+    return quant.wrap_signed(acc.round().to(torch.int64), arith.acc_width)
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
+    """int64 accumulators of ``a @ b``: a integer [..., M, K], b integer [..., K, N] (batch dims broadcast)."""
+    if arith.exact:
+        return _exact(torch.matmul(a.double(), b.double()), arith)
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    if b.dim() == 2:  # one right operand for every row of a: one kernel call
+        acc = backend.matmul(a.reshape(-1, k), b, arith.multiplier, arith.adder, arith.acc_width, arith.booth)
+        return acc.reshape(*a.shape[:-1], n)
+    batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a3 = a.expand(*batch, m, k).reshape(-1, m, k)
+    b3 = b.expand(*batch, k, n).reshape(-1, k, n)
+    out = torch.empty((a3.shape[0], m, n), dtype=torch.int64, device=a.device)
+    for index in range(a3.shape[0]):
+        out[index] = backend.matmul(a3[index], b3[index], arith.multiplier, arith.adder, arith.acc_width,
+                                    arith.booth)
+    return out.reshape(*batch, m, n)
+
+
+def conv2d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, dilation, groups: int) -> torch.Tensor:
+    """int64 accumulators of a 2-D convolution; ``pads`` in ``F.pad`` order (negative values crop)."""
+    x = F.pad(x, pads) if any(pads) else x
+    if arith.exact:
+        return _exact(F.conv2d(x.double(), w.double(), None, stride, 0, dilation, groups), arith)
+    return backend.conv2d(x, w, arith.multiplier, arith.adder, arith.acc_width, tuple(stride), (0, 0),
+                          tuple(dilation), groups, arith.booth)
+
+
+def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, dilation, groups: int) -> torch.Tensor:
+    """int64 accumulators of a 3-D convolution, as im2col and one kernel matmul per group."""
+    x = F.pad(x, pads) if any(pads) else x
+    if arith.exact:
+        return _exact(F.conv3d(x.double(), w.double(), None, stride, 0, dilation, groups), arith)
+    kernel = w.shape[2:]
+    patches = x
+    for dim, (size, step, spread) in enumerate(zip(kernel, stride, dilation)):
+        patches = patches.unfold(2 + dim, (size - 1) * spread + 1, step)
+    patches = patches[..., ::dilation[0], ::dilation[1], ::dilation[2]]  # [N, C, Do, Ho, Wo, kd, kh, kw]
+    n, c, do, ho, wo = patches.shape[:5]
+    cols = patches.permute(0, 2, 3, 4, 1, 5, 6, 7)
+    o = w.shape[0]
+    cg, og = c // groups, o // groups
+    out = torch.empty((n * do * ho * wo, o), dtype=torch.int64, device=x.device)
+    for g in range(groups):
+        a = cols[..., g * cg:(g + 1) * cg, :, :, :].reshape(n * do * ho * wo, -1)
+        b = w[g * og:(g + 1) * og].reshape(og, -1).t()
+        out[:, g * og:(g + 1) * og] = backend.matmul(a, b, arith.multiplier, arith.adder, arith.acc_width,
+                                                     arith.booth)
+    return out.reshape(n, do, ho, wo, o).permute(0, 4, 1, 2, 3)
+
+
+def transposed_weight(w: torch.Tensor, groups: int) -> torch.Tensor:
+    """A transposed convolution's weight [Cin, Cout/g, *k] as the direct convolution's [Cout, Cin/g, *k],
+    flipped in space."""
+    cin, cout_g, *kernel = w.shape
+    w = w.reshape(groups, cin // groups, cout_g, *kernel).transpose(1, 2).reshape(groups * cout_g, cin // groups,
+                                                                                  *kernel)
+    return w.flip(dims=tuple(range(2, w.dim())))
+
+
+def upsampled(x: torch.Tensor, stride, kernel, padding, output_padding, dilation):
+    """The zero-upsampled input of a transposed convolution and the ``F.pad`` amounts (per dim, last first)
+    that make it a direct convolution with stride 1."""
+    spatial = x.shape[2:]
+    if any(s > 1 for s in stride):
+        shape = [(size - 1) * step + 1 for size, step in zip(spatial, stride)]
+        z = x.new_zeros((*x.shape[:2], *shape))
+        z[(slice(None), slice(None), *(slice(None, None, step) for step in stride))] = x
+        x = z
+    pads = []
+    for k, p, extra, d in reversed(list(zip(kernel, padding, output_padding, dilation))):
+        before = d * (k - 1) - p
+        pads += [before, before + extra]
+    return x, pads
+
+
+def dequantize(acc: torch.Tensor, scale: torch.Tensor, dtype, channel_dim: int | None = None) -> torch.Tensor:
+    """``acc * scale`` in ``dtype``; a per-channel ``scale`` runs along ``channel_dim``."""
+    scale = scale.to(dtype=dtype, device=acc.device)
+    if scale.dim() and channel_dim is not None:
+        shape = [1] * acc.dim()
+        shape[channel_dim] = -1
+        scale = scale.reshape(shape)
+    return acc.to(dtype) * scale
+
+
+def dynamic_scale(x: torch.Tensor, bits: int, mode: str) -> torch.Tensor:
+    """The step of a tensor quantized on the fly: from its own max |x| (mean |x| for 1 bit)."""
+    value = x.detach().abs().mean() if bits == 1 else x.detach().abs().max()
+    return quant.scale_from_range(value, bits, mode)
+
+
+def quantize_weight(w: torch.Tensor, settings: LayerSettings):
+    """(integers, scale) of a weight operand: per tensor, or per output channel (dim 0)."""
+    scale = quant.weight_scale(w, settings.w_bits, settings.w_granularity, settings.scale)
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    q = quant.quantize(w.detach().double(), scale.reshape(shape) if scale.dim() else scale, settings.w_bits)
+    return q.to(w.device), scale.to(w.device)
