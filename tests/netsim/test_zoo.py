@@ -72,11 +72,41 @@ def test_new_models_run_convert_and_keep_the_exact_identity(name):
     x = torch.rand(3, *zoo.ZOO[name].input_shape)
     with torch.no_grad():
         assert model(x).shape == (3, 10)
-    exact = netsim.convert(model, netsim.Config.uniform(), [x])
-    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M3P0", recode="activation"), [x])
+    exact = netsim.convert(model, netsim.Config.uniform(), [x], strict=True)  # every product simulated
+    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M3P0", recode="activation"), [x],
+                                 strict=True)
     with torch.no_grad():
         assert torch.equal(exact(x), via_kernels(x))
         assert not torch.equal(exact(x), model(x))  # it is the quantized model, not the float one
+    rows = {row["layer"]: row for row in netsim.describe(via_kernels).rows}
+    assert all(row["multiplier"] == "M3P0" for row in rows.values())
+    assert {row["kind"] for row in rows.values()} >= EXPECTED_KINDS[name]
+
+
+EXPECTED_KINDS = {"vit_tiny": {"conv2d", "linear", "attention"}, "mobilenet": {"conv2d", "linear"},
+                  "cnn1d": {"conv1d", "linear"}}
+
+
+def test_new_models_op_names():
+    """The ops a user names in a config: the ViT's attention products per block, MobileNet's depthwise
+    convolutions, the 1-D CNN's Conv1d layers."""
+    torch.manual_seed(0)
+    x = torch.rand(2, 1, 28, 28)
+    vit = netsim.describe(netsim.convert(zoo.vit_tiny().eval(), netsim.Config.uniform(), [x])).rows
+    names = [row["layer"] for row in vit]
+    for block in range(4):
+        assert {f"blocks.{block}.attn.{op}" for op in ("qkv", "qk", "av", "proj")} <= set(names)
+    qk = next(row for row in vit if row["layer"] == "blocks.0.attn.qk")
+    assert qk["kind"] == "attention" and qk["macs"] == 4 * 16 * 16 * 16  # heads x tokens x tokens x head width
+    mobilenet = zoo.mobilenet().eval()
+    rows = {row["layer"]: row for row in netsim.describe(netsim.convert(mobilenet, netsim.Config.uniform(), [x])).rows}
+    depthwise = [name for name, m in mobilenet.named_modules() if isinstance(m, torch.nn.Conv2d) and m.groups > 1]
+    assert len(depthwise) == 6 and set(depthwise) <= set(rows)
+    # the first block's depthwise 3x3 on 16 channels of 14x14: 9 MACs per output, not 9 x 16
+    assert depthwise[0] == "features.3.conv.0" and rows["features.3.conv.0"]["macs"] == 16 * 14 * 14 * 9
+    cnn = netsim.describe(netsim.convert(zoo.cnn1d().eval(), netsim.Config.uniform(), [x])).rows
+    assert [row["layer"] for row in cnn if row["kind"] == "conv1d"] == ["features.0", "features.4", "features.8"]
+    assert next(row for row in cnn if row["layer"] == "features.0")["macs"] == 64 * 28 * 28 * 3
 
 
 def test_vit_tiny_architecture():
