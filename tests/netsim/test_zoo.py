@@ -203,11 +203,11 @@ def test_torchvision_model_converts():
     torch.manual_seed(0)
     model = zoo.build("torchvision:mobilenet_v2", num_classes=10).eval()
     x = torch.rand(2, 3, 32, 32)
-    exact = netsim.convert(model, netsim.Config.uniform(), [x])
-    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M2P0"), [x])
+    exact = netsim.convert(model, netsim.Config.uniform(), [x], strict=True)
+    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M2P0"), [x], strict=True)
     with torch.no_grad():
         assert torch.equal(exact(x), via_kernels(x))
-    assert len(netsim.describe(exact).rows) >= 50
+    assert len(netsim.describe(exact).rows) == 53  # 52 convolutions (17 depthwise) and the classifier
     with pytest.raises(NetsimError, match="torchvision has no model 'mobilenet_v9'; did you mean"):
         zoo.build("torchvision:mobilenet_v9")
 
@@ -218,10 +218,14 @@ def test_timm_vit_converts(tmp_path):
     kwargs = dict(num_classes=10, img_size=28, patch_size=7, in_chans=1, embed_dim=32, depth=2, num_heads=2)
     model = zoo.build("timm:vit_tiny_patch16_224", **kwargs).eval()
     x = torch.rand(2, 1, 28, 28)
-    exact = netsim.convert(model, netsim.Config.uniform(), [x])
-    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M2P0"), [x])
+    exact = netsim.convert(model, netsim.Config.uniform(), [x], strict=True)
+    via_kernels = netsim.convert(model, netsim.Config.uniform(multiplier="M2P0"), [x], strict=True)
     with torch.no_grad():
         assert torch.equal(exact(x), via_kernels(x))
+    names = {row["layer"] for row in netsim.describe(via_kernels).rows}
+    assert {"blocks.0.attn.qkv", "blocks.1.attn.proj", "head"} <= names
+    assert any(name.startswith("blocks.0.attn.") and name not in ("blocks.0.attn.qkv", "blocks.0.attn.proj")
+               for name in names)  # the attention products themselves
     path = checkpoint.save(tmp_path / "t.pt", model, "timm:vit_tiny_patch16_224", model_kwargs=kwargs)
     loaded = zoo.build("timm:vit_tiny_patch16_224", weights=path)
     assert torch.equal(loaded.head.weight, model.head.weight)
