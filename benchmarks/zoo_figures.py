@@ -45,7 +45,7 @@ def accuracies(name: str, weights: Path, limit: int | None) -> dict:
     train_set, test_set = data.load("mnist5k", "train"), data.load("mnist5k", "test")
     if limit:
         test_set = torch.utils.data.Subset(test_set, range(min(limit, len(test_set))))
-    test = data.loader(test_set, 250)
+    test = data.loader(test_set, 256)  # as `netsim eval` (attention operands are scaled per batch)
     calibration = netsim.calibrate(model, data.loader(train_set, 256), batches=8)
     results = {"fp32": netsim.evaluate(model, test, progress=False)}
     for label, settings in CONFIGS.items():
