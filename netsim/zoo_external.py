@@ -22,10 +22,19 @@ from torch import nn
 from .errors import NetsimError
 
 PREFIXES = ("torchvision", "timm")
-INSTALL = {
-    "torchvision": "pip install torchvision==<0.(N+15) for torch 2.N> --index-url https://download.pytorch.org/whl/cpu",
-    "timm": "pip install timm (and torchvision, which timm imports)",
-}
+
+
+def matching_torchvision() -> str:
+    """The torchvision release series of the installed torch: 2.N pairs with 0.(N+15)."""
+    import torch
+    major, minor = (int(part) for part in torch.__version__.split("+")[0].split(".")[:2])
+    return f"0.{minor + 15}.*" if major == 2 else "<the release matching torch " + torch.__version__ + ">"
+
+
+def _install(prefix: str) -> str:
+    torchvision = (f"pip install 'torchvision=={matching_torchvision()}' "
+                   f"--index-url https://download.pytorch.org/whl/cpu")
+    return torchvision if prefix == "torchvision" else f"{torchvision}, then pip install timm"
 
 
 def is_external(name) -> bool:
@@ -38,10 +47,10 @@ def _package(prefix: str):
         return importlib.import_module(prefix)
     except ImportError as error:
         raise NetsimError(f"{prefix} models need the {prefix} package, which is not importable ({error}); "
-                          f"{INSTALL[prefix]}") from None
+                          f"{_install(prefix)}") from None
     except RuntimeError as error:  # a torchvision built for another torch fails while registering its ops
         raise NetsimError(f"{prefix} cannot be imported with this torch ({error}); install the build that "
-                          f"matches torch: {INSTALL[prefix]}") from None
+                          f"matches torch: {_install(prefix)}") from None
 
 
 def available(prefix: str) -> str | None:

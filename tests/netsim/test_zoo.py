@@ -240,6 +240,13 @@ def test_missing_package_is_one_line_naming_the_install(prefix):
         zoo.build(f"{prefix}:resnet18")
 
 
+def test_matching_torchvision_follows_the_release_pairing(monkeypatch):
+    monkeypatch.setattr(torch, "__version__", "2.13.0+cpu")
+    assert zoo_external.matching_torchvision() == "0.28.*"  # torchvision 0.28.0 requires torch==2.13.0
+    monkeypatch.setattr(torch, "__version__", "2.0.1")
+    assert zoo_external.matching_torchvision() == "0.15.*"
+
+
 def test_external_name_errors():
     with pytest.raises(NetsimError, match="torchvision:<name> or timm:<name>, not 'timm:'"):
         zoo_external.build("timm:")
