@@ -413,8 +413,10 @@ def _matmul(state, func, args, kwargs):
     else:
         a, b = (args + tuple(kwargs.values()))[:2]
     if not (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)) or a.dim() == 0 or b.dim() == 0 \
-            or not (a.is_floating_point() and b.is_floating_point()) or kwargs.get("out") is not None:
+            or not (a.is_floating_point() and b.is_floating_point()):
         return func(*args, **kwargs)
+    if kwargs.get("out") is not None:
+        return state.left_exact(func, args, kwargs, f"{name_of} with out= is not simulated")
     if a.dim() == 1 and b.dim() == 1:
         return state.left_exact(func, args, kwargs, "a dot product of two vectors is not simulated")
     base = "matmul" if name_of in ("__matmul__", "__rmatmul__") else name_of
@@ -436,7 +438,7 @@ def _einsum(state, func, args, kwargs):
         operands = tuple(operands[0])
     plan = _einsum_plan(equation, operands)
     if isinstance(plan, str):
-        if len(operands) == 2 and all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in operands):
+        if len(operands) >= 2 and all(isinstance(t, torch.Tensor) and t.is_floating_point() for t in operands):
             return state.left_exact(func, args, kwargs, plan)
         return func(*args, **kwargs)
     a_perm, b_perm, shapes, out_labels, result_perm = plan

@@ -353,6 +353,11 @@ def test_strict_refuses_an_unsupported_function_at_run_time():
     lenient(torch.randn(2, 4))
     [left] = netsim.describe(lenient).left_exact
     assert left["layer"] == "addmm" and left["macs"] == 4 * 3
+    three = Function(lambda m, a: m.extra(torch.einsum("ij,jk,kl->il", a, m.w, m.v)), w=torch.randn(4, 3),
+                     v=torch.randn(3, 3))
+    three.extra = nn.Linear(3, 3)
+    with pytest.raises(NetsimError, match=r"strict: einsum \(einsum\) is left exact: einsum is simulated for two"):
+        netsim.convert(three, netsim.Config.uniform(), strict=True)(torch.randn(2, 4))
 
 
 # ---- names and configuration
@@ -490,3 +495,41 @@ def test_what_the_mode_cannot_reach_is_listed_from_the_module_tree():
     assert [r["layer"] for r in table.rows] == ["head"]
     with pytest.raises(NetsimError, match="strict: left exact: scripted .*; gru"):
         netsim.convert(Net(), netsim.Config.uniform(), strict=True)
+
+
+@pytest.mark.parametrize("multiplier", MULTIPLIERS)
+def test_functional_convolutions_with_string_padding_groups_and_unbatched_input(multiplier):
+    model = Function(lambda m, x, y: (F.conv2d(x, m.w2, None, 1, "same", 2, 3),
+                                      F.conv1d(y, m.w1, m.b1, padding="valid", stride=2)),
+                     w2=torch.randn(6, 1, 3, 2), w1=torch.randn(5, 2, 3), b1=torch.randn(5))
+    x, y = torch.randn(2, 3, 7, 6), torch.randn(2, 9)  # depthwise-style groups; an unbatched 1-d input
+    amodel = netsim.convert(model, netsim.Config.uniform(multiplier=multiplier))
+    with torch.no_grad():
+        out2, out1 = amodel(x, y)
+    p = product(lut(multiplier))
+    xq, sx = q_dynamic(x)
+    wq, sw = q_weight(model.w2)
+    # "same" with dilation 2: 2 * (3 - 1) = 4 rows split 2 + 2, 2 * (2 - 1) = 2 columns split 1 + 1
+    xp = np.pad(xq, [(0, 0), (0, 0), (2, 2), (1, 1)])
+    acc = conv_ref(xp, wq, p, (1, 1), (0, 0), (2, 2), 3)
+    assert torch.equal(out2, dequantize(acc, sx * sw))
+    yq, sy = q_dynamic(y)
+    vq, sv = q_weight(model.w1)
+    acc = conv_ref(yq[None], vq, p, (2,), (0,), (1,), 1)[0]
+    assert torch.equal(out1, dequantize(acc, sy * sv) + model.b1.detach()[:, None])
+    assert [r["layer"] for r in netsim.describe(amodel).rows] == ["conv2d", "conv1d"]
+
+
+def test_wide_operands_run_the_16_bit_operator():
+    """12-bit operands of a product of two activations: the 16-bit M4P8 (behavioural), against op.evaluate."""
+    a, b = torch.randn(2, 4, 6), torch.randn(2, 6, 3)
+    amodel = netsim.convert(Function(lambda m, a, b: a @ b), netsim.Config.uniform(multiplier="M4P8", a_bits=12,
+                                                                                   w_bits=12))
+    with torch.no_grad():
+        y = amodel(a, b)
+    op = opmodels.get("M4P8W16")
+    aq, sa = q_dynamic(a, 12)
+    bq, sb = q_dynamic(b, 12)
+    acc = np.asarray(op.evaluate(aq[..., :, :, None], bq[..., None, :, :]), dtype=np.int64).sum(axis=-2)
+    assert torch.equal(y, dequantize(acc, sa * sb))
+    assert not torch.equal(y, dequantize(mm(aq, bq, product(None)), sa * sb))  # the approximation shows
