@@ -2,7 +2,7 @@
 
     python benchmarks/bench_netsim.py [--repeat 5] [--threads 2] [--only lenet5-M4P8] [--json]
 
-Cases (issue 5 targets in brackets):
+Cases (targets of issues 5 and 12 in brackets):
   lenet5-M4P8         LeNet-5, batch 256, M4P8 on every layer, exact adder, 8-bit   [<= 3x]
   lenet5-M4P8-LOA8    the same with LOA8 accumulation (sequential adds)
   lenet5-exact8       8-bit quantized with exact arithmetic (the quantization overhead alone)
@@ -10,6 +10,9 @@ Cases (issue 5 targets in brackets):
   lenet5-NOSPLIT8     an 8-bit table without an additive split (bench_kernels.nosplit_operator):
                       whole-column table rows
   resnet18-M4P8       ResNet-18 CIFAR-size, batch 32, M4P8 everywhere                [<= 10x]
+  vit_tiny-M4P8       the zoo ViT, batch 256, M4P8 on every product, attention too   [<= 4x]
+  mobilenet-M4P8      MobileNetV2-style (depthwise + pointwise), batch 256, M4P8     [<= 4x]
+  cnn1d-M4P8          the 1-D CNN (Conv1d on rows), batch 256, M4P8
 
 Each case: torch fp32 forward and the approximate forward, both under torch.inference_mode, one
 warm-up call (kernel compilation, LUTs), then the best of --repeat calls, fp32 and approximate
@@ -33,6 +36,9 @@ CASES = {
     "lenet5-M4P8-16bit": ("lenet5", 256, dict(multiplier="M4P8", w_bits=16, a_bits=16)),
     "lenet5-NOSPLIT8": ("lenet5", 256, dict(multiplier="NOSPLIT8")),
     "resnet18-M4P8": ("resnet18", 32, dict(multiplier="M4P8")),
+    "vit_tiny-M4P8": ("vit_tiny", 256, dict(multiplier="M4P8")),
+    "mobilenet-M4P8": ("mobilenet", 256, dict(multiplier="M4P8")),
+    "cnn1d-M4P8": ("cnn1d", 256, dict(multiplier="M4P8")),
 }
 
 
@@ -67,7 +73,8 @@ def run_case(name: str, repeat: int) -> dict:
     torch.manual_seed(0)
     model = zoo.build(model_name).eval()
     x = torch.rand(batch, *zoo.ZOO[model_name].input_shape)
-    amodel = netsim.convert(model, netsim.Config.uniform(**settings), calibration=[x])
+    # strict: every product of the model runs on the operators ("M4P8 everywhere" holds)
+    amodel = netsim.convert(model, netsim.Config.uniform(**settings), calibration=[x], strict=True)
     fp32, approximate = best_times([lambda: model(x), lambda: amodel(x)], repeat)
     macs = sum(row["macs"] for row in netsim.describe(amodel).rows) * batch
     return {"case": name, "model": model_name, "batch": batch, "settings": settings, "fp32_s": fp32,

@@ -26,7 +26,8 @@ def _threads(args):
 def cmd_zoo(args) -> int:
     from . import zoo
     for name, entry in zoo.ZOO.items():
-        print(f"{name:<18} input {'x'.join(map(str, entry.input_shape)):<10} data {entry.dataset}")
+        print(f"{name:<18} input {'x'.join(map(str, entry.input_shape)):<10} data {entry.dataset:<8} "
+              f"train {entry.epochs} epochs, lr {entry.lr:g}")
     return 0
 
 
@@ -50,16 +51,19 @@ def cmd_train(args) -> int:
     train_set, test_set = _load_data(source, name, model)
     if args.limit:
         train_set = _first(train_set, args.limit)
+    entry = zoo.ZOO[name]
+    epochs = args.epochs if args.epochs is not None else entry.epochs
+    lr = args.lr if args.lr is not None else entry.lr
     start = time.perf_counter()
     history = train.fit(model, data.loader(train_set, args.batch_size, shuffle=True, seed=args.seed),
-                        epochs=args.epochs, lr=args.lr, seed=args.seed, progress=not args.no_progress)
+                        epochs=epochs, lr=lr, seed=args.seed, progress=not args.no_progress)
     seconds = time.perf_counter() - start
     from .network import evaluate
     accuracy = evaluate(model, data.loader(test_set, 500), progress=not args.no_progress)
-    checkpoint.save(args.output, model, name, dataset=source, epochs=args.epochs, lr=args.lr,
+    checkpoint.save(args.output, model, name, dataset=source, epochs=epochs, lr=lr,
                     batch_size=args.batch_size, seed=args.seed, test_accuracy=accuracy,
                     train_loss=history[-1]["loss"] if history else None, train_seconds=round(seconds, 1))
-    print(f"{name}: {args.epochs} epochs on {source} ({len(train_set)} training samples) in {seconds:.1f} s; "
+    print(f"{name}: {epochs} epochs on {source} ({len(train_set)} training samples) in {seconds:.1f} s; "
           f"fp32 test accuracy {accuracy:.4f} ({len(test_set)} samples); wrote {args.output}")
     return 0
 
@@ -157,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("train", help="train a zoo model in float and write a checkpoint", parents=[common])
     sub.add_argument("model", help="zoo model name (see `netsim zoo`)")
     sub.add_argument("-o", "--output", required=True, type=options.output_file, help="checkpoint file to write")
-    sub.add_argument("--epochs", type=options.epochs, default=30)
-    sub.add_argument("--lr", type=options.lr, default=2e-3)
+    sub.add_argument("--epochs", type=options.epochs, help="default: the model's (see `netsim zoo`)")
+    sub.add_argument("--lr", type=options.lr, help="peak learning rate; default: the model's (see `netsim zoo`)")
     sub.add_argument("--seed", type=options.seed, default=0)
     sub.add_argument("--limit", type=options.count(), help="train on the first N training samples only (quick tries)")
     sub.set_defaults(func=cmd_train, batch_size=64)

@@ -1,4 +1,8 @@
-"""Model zoo: MLP, LeNet-5, CifarNet, VGG-16 and ResNet-18 (CIFAR-size and ImageNet-size).
+"""Model zoo: MLP, LeNet-5, CifarNet, VGG-16, ResNet-18 (CIFAR-size and ImageNet-size), and the models
+whose products are not all Conv2d / Linear: a small vision transformer (``vit_tiny``), a MobileNetV2-style
+network (``mobilenet``: depthwise + pointwise, inverted residuals) and a 1-D convolutional network
+(``cnn1d``: a digit read as a sequence of 28 rows). torchvision and timm models are built by
+``torchvision:<name>`` and ``timm:<name>`` when those packages are installed (:mod:`netsim.zoo_external`).
 
 Every builder takes ``weights=`` (a checkpoint path, see :mod:`netsim.checkpoint`) and returns a plain
 ``nn.Module``; any user module works with :func:`netsim.convert` just the same.
@@ -8,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .errors import NetsimError
@@ -148,12 +154,142 @@ class ResNet18(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
+class Attention(nn.Module):
+    """Multi-head self-attention as in ViT: one ``qkv`` Linear, the two products of attention
+    (scores ``q @ k^T`` and the weighted sum ``softmax @ v``, through ``F.scaled_dot_product_attention``)
+    and the output projection ``proj``."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        if dim % heads:
+            raise NetsimError(f"the embedding width {dim} must be a multiple of the number of heads {heads}")
+        self.heads = heads
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        batch, tokens, dim = x.shape
+        q, k, v = self.qkv(x).reshape(batch, tokens, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        x = F.scaled_dot_product_attention(q, k, v)  # [batch, heads, tokens, dim / heads]
+        return self.proj(x.transpose(1, 2).reshape(batch, tokens, dim))
+
+
+class TransformerBlock(nn.Module):
+    """Pre-norm transformer encoder block: x + attn(norm1(x)), then x + mlp(norm2(x)) (GELU MLP)."""
+
+    def __init__(self, dim: int, heads: int, mlp_ratio: int):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = Attention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_ratio * dim), nn.GELU(), nn.Linear(mlp_ratio * dim, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class ViTTiny(nn.Module):
+    """A small vision transformer for 28x28 digits: 7x7 patches (16 tokens) embedded by a strided
+    Conv2d, a learned position embedding, ``depth`` pre-norm blocks, mean pooling of the tokens and a
+    Linear head (no class token: pooling trains faster on small data)."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28, patch: int = 7,
+                 dim: int = 64, depth: int = 4, heads: int = 4, mlp_ratio: int = 2):
+        super().__init__()
+        if image_size % patch:
+            raise NetsimError(f"the image size {image_size} must be a multiple of the patch size {patch}")
+        self.patch_embed = nn.Conv2d(in_channels, dim, patch, stride=patch)
+        self.pos_embed = nn.Parameter(torch.randn(1, (image_size // patch) ** 2, dim) * 0.02)
+        self.blocks = nn.Sequential(*[TransformerBlock(dim, heads, mlp_ratio) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2) + self.pos_embed  # [batch, tokens, dim]
+        x = self.norm(self.blocks(x))
+        return self.head(x.mean(dim=1))
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2's block: 1x1 expansion (skipped when ``expand == 1``), 3x3 depthwise convolution
+    (``groups`` = channels), 1x1 linear projection; a residual connection when shapes allow."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int, expand: int):
+        super().__init__()
+        hidden = in_channels * expand
+        layers = []
+        if expand != 1:
+            layers += [nn.Conv2d(in_channels, hidden, 1, bias=False), nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True)]
+        layers += [nn.Conv2d(hidden, hidden, 3, stride=stride, padding=1, groups=hidden, bias=False),
+                   nn.BatchNorm2d(hidden), nn.ReLU6(inplace=True),
+                   nn.Conv2d(hidden, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)]
+        self.conv = nn.Sequential(*layers)
+        self.residual = stride == 1 and in_channels == out_channels
+
+    def forward(self, x):
+        return x + self.conv(x) if self.residual else self.conv(x)
+
+
+# (expansion t, output channels c, repeats n, first stride s), as in MobileNetV2's table, sized for 28x28
+MOBILENET_LAYOUT = ((1, 16, 1, 1), (3, 24, 2, 2), (3, 32, 2, 2), (3, 64, 1, 1))
+
+
+class MobileNet(nn.Module):
+    """MobileNetV2-style network for small images: a 3x3 stem, inverted residual blocks
+    (``MOBILENET_LAYOUT``), a 1x1 convolution to ``last_channels``, global average pooling, Linear."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, stem_channels: int = 16,
+                 last_channels: int = 128, layout=MOBILENET_LAYOUT):
+        super().__init__()
+        layers = [nn.Conv2d(in_channels, stem_channels, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(stem_channels),
+                  nn.ReLU6(inplace=True)]
+        channels = stem_channels
+        for expand, out_channels, repeats, stride in layout:
+            for index in range(repeats):
+                layers.append(InvertedResidual(channels, out_channels, stride if index == 0 else 1, expand))
+                channels = out_channels
+        layers += [nn.Conv2d(channels, last_channels, 1, bias=False), nn.BatchNorm2d(last_channels),
+                   nn.ReLU6(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(last_channels, num_classes)
+
+    def forward(self, x):
+        return self.classifier(self.pool(self.features(x)).flatten(1))
+
+
+class CNN1d(nn.Module):
+    """A 1-D convolutional network on images read as sequences: each of the H rows is one time step
+    with C x W features (28 steps of 28 pixels for MNIST); three Conv1d + BatchNorm + ReLU stages with
+    max pooling, global average pooling over time, Linear."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 28, channels=(64, 96, 128)):
+        super().__init__()
+        layers, previous = [], in_channels * width
+        for index, out_channels in enumerate(channels):
+            layers += [nn.Conv1d(previous, out_channels, 3, padding=1, bias=False), nn.BatchNorm1d(out_channels),
+                       nn.ReLU(inplace=True)]
+            if index < len(channels) - 1:
+                layers.append(nn.MaxPool1d(2))
+            previous = out_channels
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool1d(1)
+        self.fc = nn.Linear(previous, num_classes)
+
+    def forward(self, x):
+        x = x.permute(0, 2, 1, 3).flatten(2).transpose(1, 2)  # [batch, C*W features, H time steps]
+        return self.fc(self.pool(self.features(x)).flatten(1))
+
+
 @dataclass(frozen=True)
 class ZooEntry:
     name: str
     build: Callable
     input_shape: tuple  # one sample: C, H, W
     dataset: str  # the dataset it is meant for
+    epochs: int = 30  # `netsim train` defaults: enough for the model's accuracy on its dataset
+    lr: float = 2e-3
 
 
 ZOO = {
@@ -167,6 +303,9 @@ ZOO = {
     "resnet18-imagenet": ZooEntry("resnet18-imagenet",
                                   lambda **kw: ResNet18(imagenet=True, **{"num_classes": 1000, **kw}),
                                   (3, 224, 224), "folder"),
+    "vit_tiny": ZooEntry("vit_tiny", ViTTiny, (1, 28, 28), "mnist5k", epochs=30, lr=2e-3),
+    "mobilenet": ZooEntry("mobilenet", MobileNet, (1, 28, 28), "mnist5k", epochs=15, lr=4e-3),
+    "cnn1d": ZooEntry("cnn1d", CNN1d, (1, 28, 28), "mnist5k", epochs=15, lr=4e-3),
 }
 
 
@@ -175,19 +314,28 @@ def names() -> list:
 
 
 def build(name: str, weights=None, **kwargs) -> nn.Module:
-    """A zoo model by name; ``weights`` is a checkpoint path whose state_dict is loaded."""
-    entry = ZOO.get(name.lower()) if isinstance(name, str) else None
-    if entry is None:
-        raise NetsimError(f"unknown model {name!r}; the zoo has {', '.join(ZOO)}")
+    """A zoo model by name; ``weights`` is a checkpoint path whose state_dict is loaded.
+
+    ``torchvision:<name>`` and ``timm:<name>`` build those packages' models (see
+    :mod:`netsim.zoo_external`); ``kwargs`` go to the builder (e.g. ``num_classes=10``)."""
+    from . import zoo_external
+    if zoo_external.is_external(name):
+        model_name, builder = name, lambda **kw: zoo_external.build(name, **kw)
+    else:
+        entry = ZOO.get(name.lower()) if isinstance(name, str) else None
+        if entry is None:
+            raise NetsimError(f"unknown model {name!r}; the zoo has {', '.join(ZOO)} "
+                              f"(and torchvision:<name>, timm:<name> when those packages are installed)")
+        model_name, builder = entry.name, entry.build
     if weights is not None:
         from .checkpoint import load
         checkpoint = load(weights)
-        if checkpoint.model not in (None, entry.name):
-            raise NetsimError(f"{weights} holds a {checkpoint.model} checkpoint, not {entry.name}")
-        model = entry.build(**{**checkpoint.model_kwargs, **kwargs})
+        if checkpoint.model not in (None, model_name):
+            raise NetsimError(f"{weights} holds a {checkpoint.model} checkpoint, not {model_name}")
+        model = builder(**{**checkpoint.model_kwargs, **kwargs})
         checkpoint.apply(model, str(weights))
         return model
-    return entry.build(**kwargs)
+    return builder(**kwargs)
 
 
 def num_outputs(model: nn.Module) -> int | None:
@@ -241,3 +389,15 @@ def vgg16(weights=None, imagenet: bool = False, **kwargs):
 
 def resnet18(weights=None, imagenet: bool = False, **kwargs):
     return build("resnet18-imagenet" if imagenet else "resnet18", weights, **kwargs)
+
+
+def vit_tiny(weights=None, **kwargs):
+    return build("vit_tiny", weights, **kwargs)
+
+
+def mobilenet(weights=None, **kwargs):
+    return build("mobilenet", weights, **kwargs)
+
+
+def cnn1d(weights=None, **kwargs):
+    return build("cnn1d", weights, **kwargs)
