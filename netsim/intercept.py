@@ -398,8 +398,8 @@ def product(state, name: str, types, a: torch.Tensor, b: torch.Tensor, kind: str
     if not settings.quantize:
         return torch.matmul(a, b)
     arith = state.arithmetic(name, settings)
-    sa = products.dynamic_scale(a, settings.a_bits, settings.scale)
-    sb = products.dynamic_scale(b, settings.w_bits, settings.scale)
+    sa = products.matrix_scale(a, settings.a_bits, settings.scale)
+    sb = products.matrix_scale(b, settings.w_bits, settings.scale)
     acc = products.matmul(quant.quantize(a.detach(), sa, settings.a_bits),
                           quant.quantize(b.detach(), sb, settings.w_bits), arith)
     y = products.dequantize(acc, sa * sb, a.dtype)

@@ -152,6 +152,15 @@ def dynamic_scale(x: torch.Tensor, bits: int, mode: str) -> torch.Tensor:
     return quant.scale_from_range(value, bits, mode)
 
 
+def matrix_scale(x: torch.Tensor, bits: int, mode: str) -> torch.Tensor:
+    """One step per matrix (the last two dims) of an operand of a product of two activations, shaped
+    [..., 1, 1]: each sample's and head's result then depends on its own operands only, never on the
+    other samples of the batch (a batch-wide max would make an accuracy depend on the batch size)."""
+    magnitude = x.detach().abs()
+    value = magnitude.mean(dim=(-2, -1), keepdim=True) if bits == 1 else magnitude.amax(dim=(-2, -1), keepdim=True)
+    return quant.scale_from_range(value, bits, mode)
+
+
 def quantize_weight(w: torch.Tensor, settings: LayerSettings):
     """(integers, scale) of a weight operand: per tensor, or per output channel (dim 0)."""
     scale = quant.weight_scale(w, settings.w_bits, settings.w_granularity, settings.scale)

@@ -29,6 +29,15 @@ def q_dynamic(x: torch.Tensor, bits: int = 8):
     return np.clip(np.round(a / np.float32(s)), -qmax, qmax).astype(np.int64), s
 
 
+def q_matrix(x: torch.Tensor, bits: int = 8):
+    """(integers, scales [..., 1, 1]) of an operand of a product of two activations: each matrix (the last
+    two dims) quantized with its own max |x|."""
+    a = x.detach().numpy()
+    qmax = (1 << (bits - 1)) - 1
+    s = np.abs(a).max(axis=(-2, -1), keepdims=True).astype(np.float64) / qmax
+    return np.clip(np.round(a / s.astype(np.float32)), -qmax, qmax).astype(np.int64), s
+
+
 def q_weight(w: torch.Tensor, bits: int = 8):
     a = w.detach().numpy().astype(np.float64)
     qmax = (1 << (bits - 1)) - 1
@@ -208,8 +217,8 @@ def test_products_of_two_activations(multiplier, form, recode):
     amodel = netsim.convert(Function(f), netsim.Config.uniform(multiplier=multiplier, recode=recode))
     with torch.no_grad():
         y = amodel(a, b)
-    aq, sa = q_dynamic(a)
-    bq, sb = q_dynamic(b)
+    aq, sa = q_matrix(a)
+    bq, sb = q_matrix(b)
     if form == "einsum":
         bq = np.swapaxes(bq, -1, -2)
     acc = mm(aq, bq, product(lut(multiplier), booth_right=recode == "weight"))
@@ -220,14 +229,14 @@ def test_products_of_two_activations(multiplier, form, recode):
 
 def attention_reference(q, k, v, multiplier, recode="weight", mask=None):
     p = product(lut(multiplier), booth_right=recode == "weight")
-    qq, sq = q_dynamic(q)
-    kq, sk = q_dynamic(k)
+    qq, sq = q_matrix(q)
+    kq, sk = q_matrix(k)
     scores = dequantize(mm(qq, np.swapaxes(kq, -1, -2), p), sq * sk) * (1.0 / np.sqrt(q.shape[-1]))
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
-    wq, sw = q_dynamic(weights)
-    vq, sv = q_dynamic(v)
+    wq, sw = q_matrix(weights)
+    vq, sv = q_matrix(v)
     return dequantize(mm(wq, vq, p), sw * sv)
 
 
@@ -528,8 +537,18 @@ def test_wide_operands_run_the_16_bit_operator():
     with torch.no_grad():
         y = amodel(a, b)
     op = opmodels.get("M4P8W16")
-    aq, sa = q_dynamic(a, 12)
-    bq, sb = q_dynamic(b, 12)
+    aq, sa = q_matrix(a, 12)
+    bq, sb = q_matrix(b, 12)
     acc = np.asarray(op.evaluate(aq[..., :, :, None], bq[..., None, :, :]), dtype=np.int64).sum(axis=-2)
     assert torch.equal(y, dequantize(acc, sa * sb))
     assert not torch.equal(y, dequantize(mm(aq, bq, product(None)), sa * sb))  # the approximation shows
+
+
+def test_a_samples_product_does_not_depend_on_its_batch():
+    """Products of two activations are quantized per matrix: a sample gives the same result alone and
+    in a batch whose other samples are 100x larger (a batch-wide scale would coarsen it)."""
+    a, b = torch.randn(3, 4, 6), torch.randn(3, 6, 5)
+    a[1:] *= 100
+    amodel = netsim.convert(Function(lambda m, a, b: a @ b), netsim.Config.uniform(multiplier="M4P8"))
+    with torch.no_grad():
+        assert torch.equal(amodel(a, b)[:1], amodel(a[:1], b[:1]))
