@@ -9,7 +9,8 @@ its rows to NB int32 accumulators: two contiguous vector adds per MAC row instea
 narrow blocks use pair tables whose rows hold the sum of two consecutive steps' products (one row
 pair per two MACs). Tables are built once per weights' content and kept (``CACHE_BYTES``); tables
 too large to keep are built per call in k-chunks that stay in cache. Each output still sees k in
-ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time.
+ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time,
+as a few vector ops over the row of outputs in int32 lanes up to 32 bits (:func:`.generate.loa_lines`).
 Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at ``xflat[base[m] + koff[k]]``
 (for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
 """
@@ -207,9 +208,10 @@ def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
 
 def _acc_dtype(plan: Plan, K: int, layout: _Layout):
     """int32 accumulators (8 per AVX2 vector) when they hold the result: the exact adder keeps the
-    sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32."""
-    if plan.adder is not None:
-        return np.int64  # the LOA's generated statements produce the signed acc_width-bit value
+    sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32; a
+    LOA's word-lane statements (:func:`.generate.loa_lines`) hold the register in int32 up to 32 bits."""
+    if plan.adder is not None:  # the LOA's statements give the signed acc_width-bit value (generate.loa_lines)
+        return np.int32 if plan.acc_width <= 32 else np.int64
     T = layout.T
     per_step = int(np.abs(T).max()) if layout.kind == "rows" else int(np.abs(T[:16]).max()) + int(np.abs(T[16:]).max())
     largest = K * per_step

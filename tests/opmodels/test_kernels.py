@@ -364,3 +364,71 @@ def test_the_kernels_package_is_one_path_without_cycles():
         visit(module)
     assert graph["opmodels.kernels"] >= {"opmodels.kernels.planning", "opmodels.kernels.cpu",
                                          "opmodels.kernels.split", "opmodels.kernels.cuda"}
+
+
+# -- LOA accumulation in word lanes (generate.loa_lines) -------------------------------------------------
+def _run_loa_lines(width, l, acc, p, lanes):
+    from opmodels.kernels import generate
+    scope = {"np": np, "acc": acc.astype(lanes), "p": p}
+    for line in generate.loa_lines(width, l):
+        exec(line, scope)
+    return np.asarray(scope["acc"]).astype(lanes).astype(np.int64)  # the int32 store truncates
+
+
+@pytest.mark.parametrize("width,l", [(2, 0), (2, 1), (5, 4), (8, 0), (8, 1), (8, 7), (16, 8), (24, 12), (31, 30),
+                                     (32, 0), (32, 1), (32, 8), (32, 31), (33, 8), (40, 3), (62, 61), (64, 8), (64, 63)])
+def test_loa_lines_equal_the_adders_interpreter(width, l):
+    """The word-lane LOA formula the CPU kernels paste, against the LOA operator's own interpreter: every
+    pair of 8-bit patterns' sign extensions, and seeded random and corner accumulators with products of
+    any sign and size (only their low ``width`` bits count, like sext_w in spec section 8)."""
+    op = opmodels.get(f"LOA{l}W{width}")
+    top = (1 << (width - 1)) - 1
+    corners = np.array([0, 1, -1, top, -top - 1, top - 1, 1 << (l - 1) if l else 2, -(1 << l), 255, -32768, 32767,
+                        (1 << 31) - 1, -(1 << 31)], np.int64)
+    rng = np.random.default_rng(width * 100 + l)
+    acc = np.concatenate([np.repeat(np.arange(-128, 128), 256), np.repeat(corners, corners.size),
+                          wrap_values(rng.integers(-2**62, 2**62, 20_000), width)])
+    p = np.concatenate([np.tile(np.arange(-128, 128), 256), np.tile(corners, corners.size),
+                        rng.integers(-2**31, 2**31, 20_000)])
+    acc = wrap_values(acc, width)
+    expected = op.evaluate(acc, wrap_values(p, width))
+    np.testing.assert_array_equal(_run_loa_lines(width, l, acc, p, np.int64), expected)
+    if width <= 32:  # the split kernel's int32 accumulators
+        np.testing.assert_array_equal(_run_loa_lines(width, l, acc, p, np.int32), expected)
+
+
+def wrap_values(values, width):
+    from tests.utils import wrap
+    return wrap(values, width)
+
+
+LOA_LANES = [("LOA7W8", 8), ("LOA31", 32), ("LOA8W33", 33),
+             pytest.param("LOA1W2", 2, marks=pytest.mark.slow), pytest.param("LOA15W16", 16, marks=pytest.mark.slow),
+             pytest.param("LOA0W24", 24, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("adder,acc_width", LOA_LANES)
+@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def test_loa_split_kernel_in_word_lanes(adder, acc_width, booth_operand, monkeypatch):
+    """LOA accumulation in the split kernel's int32 lanes (int64 above 32 bits) at the width and l
+    boundaries, with k-chunks of 2 or 3 steps and small row blocks, odd shapes and M/K/N = 1, against
+    the sequential numpy LOA loop."""
+    from opmodels.kernels import split
+    plan = kernels.plan("M4P8", adder, acc_width, booth_operand=booth_operand)
+    lanes = split._acc_dtype(plan, 64, split._layout(plan, 64, 64, 16))
+    assert lanes == (np.int32 if acc_width <= 32 else np.int64)
+    monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)
+    monkeypatch.setattr(split, "CACHE_BYTES", 0)
+    monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)
+    for m, k, n in [(8, 1, 4), (1, 7, 9), (9, 1, 1), (23, 71, 150), (17, 33, 5), (64, 200, 16)]:
+        x, w = operands((m, k)), operands((k, n))
+        x[0, :] = -128
+        w[:, 0] = -128  # the largest products: the upper part carries at every step
+        np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8", adder, acc_width, booth_operand=booth_operand),
+                                      matmul_reference(x, w, "M4P8", adder, acc_width, booth_operand),
+                                      err_msg=f"{adder} {(m, k, n)}")
+    x, w = operands((2, 6, 7, 9)), operands((16, 3, 3, 2))
+    got = kernels.conv2d(x, w, "M4P8", adder, acc_width, stride=(2, 1), padding=(1, 2), groups=2,
+                         booth_operand=booth_operand)
+    np.testing.assert_array_equal(got, conv2d_reference(x, w, "M4P8", adder, acc_width, (2, 1), (1, 2), (1, 1), 2,
+                                                        booth_operand))
