@@ -50,12 +50,12 @@ def timed_module(generate, spent: dict):
 
 
 def stages(label: str, call, repeat: int, cold: bool, spent: dict) -> None:
-    from opmodels.kernels import split
+    from opmodels.kernels import cache
     call()
     best, best_spent = float("inf"), {}
     for _ in range(repeat):
         if cold:
-            split.clear_cache()
+            cache.clear()
         spent.clear()
         start = time.perf_counter()
         call()
