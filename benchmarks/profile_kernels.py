@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     if args.asm:
         z = np.zeros
         for label, plan in (("split tables, exact", kernels.plan("M4P8")), ("split tables, LOA8", kernels.plan("M4P8", "LOA8"))):
-            accs = z((1, 1, 10, 64), np.int32 if plan.adder is None else np.int64)
+            accs = z((1, 1, 10, 64), np.int32)  # LOA8 (32 bits): int32 lanes too (generate.loa_lines)
             split_args = (z(100, np.uint8), z(10, np.int64), z(4, np.int64), z(4, np.int64), z(1, np.int64),
                           z((1, 1, 4, 32, 64), np.int16), 4, 16, accs, 5)
             print(f"{label}: inner loops (instructions, mix): {assembly(plan, 'split_kernel', split_args)}")
