@@ -228,6 +228,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     modular = plan.adder is None and plan.acc_width <= split.out_width
     if modular and plan.acc_width <= 32 and compact.dtype == np.int32:
         acc_dtype, wrap = np.int32, 0  # int32 lanes wrap modulo 2^32: exact for acc_width <= 32
+    elif plan.adder is not None and plan.acc_width <= 32:  # a LOA's word-lane statements (generate.loa_lines)
+        acc_dtype, wrap = np.int32, 64 - split.out_width
     else:
         acc_dtype, wrap = np.int64, (0 if modular else 64 - split.out_width)
     accs = np.zeros((G, M, OG), acc_dtype)

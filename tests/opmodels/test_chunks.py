@@ -109,9 +109,11 @@ def operands(shape, width, rng=RNG):
 
 
 WIDE = [("M3P12W16", "exact", 32), ("M5P14W12", "LOA4W24", 24), ("M1P8W12", "exact", 32), ("M3P12W16", "exact", 48)]
+# LOA in int32 lanes: a 32-bit register, and one narrower than the 24-bit product (the product's low bits)
+LOA_WIDE = [("M3P12W16", "LOA8", 32), ("M5P14W12", "LOA15W20", 20)]
 
 
-@pytest.mark.parametrize("multiplier,adder,acc_width", WIDE)
+@pytest.mark.parametrize("multiplier,adder,acc_width", WIDE + LOA_WIDE)
 @pytest.mark.parametrize("booth_operand", ["w", "x"])
 def test_chunk_matmul_equals_the_interpreter(multiplier, adder, acc_width, booth_operand):
     width = opmodels.get(multiplier).width
