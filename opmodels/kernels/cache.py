@@ -60,12 +60,9 @@ def entries() -> int:
 
 
 def keys() -> list:
+    """The kept entries' keys, least recently used first."""
     with _lock:
         return list(_entries)
-
-
-def last_use(key) -> int | None:
-    return _last_use.get(key)
 
 
 def clear() -> None:
