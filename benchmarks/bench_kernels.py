@@ -7,7 +7,7 @@ linear (M4P8W16, behavioural). Every result is checked bit for bit before it is 
 timed alternating with torch fp32 of its layer; the ratio is ours / torch fp32 (best of --repeat runs
 each; --json also gives the medians). The machine is shared, so re-run when it is quiet.
 
-    PYTHONPATH=$PWD OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 python benchmarks/bench_kernels.py [--json] [--repeat 5] [--quick]
+    PYTHONPATH=$PWD OMP_NUM_THREADS=2 NUMBA_NUM_THREADS=2 python benchmarks/bench_kernels.py [--json] [--repeat 5] [--quick] [--only STEP ...]
 
 ``--batched`` times only the batched products and depthwise convolutions (issues 12 and 13): an
 attention product 256x4x17x16 @ 256x4x16x17 (one kernels.bmm call, and the per-matrix calls it
@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 THREADS = 2
 
 
+STEPS = ("torch", "lut conv", "lut linear", "gather linear", "loa linear", "nosplit linear", "nosplit conv",
+         "linear16", "gather conv", "loa conv", "behavioural", "cache")  # --quick: the first eight
 MEDIANS: dict[str, float] = {}  # the median of every timed row, for --json
 
 
@@ -191,6 +193,9 @@ def main(argv=None) -> int:
                         help="only the batched products (attention shapes) and depthwise convolutions")
     parser.add_argument("--scaling", action="store_true",
                         help="only the scaling table: Linear 512->512 M4P8 by batch size and thread count")
+    parser.add_argument("--only", action="append", choices=STEPS[1:], metavar="STEP",
+                        help=f"run only these steps (after torch), e.g. --only 'loa linear' --only 'loa conv'; "
+                             f"one of: {', '.join(STEPS[1:])}")
     args = parser.parse_args(argv)
 
     import numba
@@ -218,6 +223,8 @@ def main(argv=None) -> int:
              "linear16"]
     if not args.quick:
         steps += ["gather conv", "loa conv", "behavioural", "cache"]
+    if args.only:
+        steps = ["torch"] + [step for step in STEPS[1:] if step in args.only]
     if args.scaling:
         steps = ["scaling"]
     if args.batched:

@@ -50,12 +50,12 @@ def timed_module(generate, spent: dict):
 
 
 def stages(label: str, call, repeat: int, cold: bool, spent: dict) -> None:
-    from opmodels.kernels import split
+    from opmodels.kernels import cache
     call()
     best, best_spent = float("inf"), {}
     for _ in range(repeat):
         if cold:
-            split.clear_cache()
+            cache.clear()
         spent.clear()
         start = time.perf_counter()
         call()
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
     if args.asm:
         z = np.zeros
         for label, plan in (("split tables, exact", kernels.plan("M4P8")), ("split tables, LOA8", kernels.plan("M4P8", "LOA8"))):
-            accs = z((1, 1, 10, 64), np.int32 if plan.adder is None else np.int64)
+            accs = z((1, 1, 10, 64), np.int32)  # LOA8 (32 bits): int32 lanes too (generate.loa_lines)
             split_args = (z(100, np.uint8), z(10, np.int64), z(4, np.int64), z(4, np.int64), z(1, np.int64),
                           z((1, 1, 4, 32, 64), np.int16), 4, 16, accs, 5)
             print(f"{label}: inner loops (instructions, mix): {assembly(plan, 'split_kernel', split_args)}")

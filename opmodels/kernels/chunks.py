@@ -6,8 +6,8 @@ proven from the IR by :func:`opmodels.analysis.chunk_split`, never sampled): for
     P(x, w) = T0[w][x & 15] + T1[w][(x >> 3) & 31] + T2[w][(x >> 7) & 31] + T3[w][(x >> 11) & 31]   (mod 2^32)
 
 The tables of each distinct weight are computed once (by the multiplier's generated scalar function
-at the window patterns, see :func:`weight_tables`) and kept with the layer's weights (an LRU keyed by
-the weights' digest: inference weights are static). A call then stages, for a chunk of reduction
+at the window patterns, see :func:`weight_tables`) and kept with the layer's weights (the kernels' one
+table cache, :mod:`.cache`, keyed by the weights' digest: inference weights are static). A call then stages, for a chunk of reduction
 steps, each step's ``C x R x N`` table block (int32 when the product fits) and adds C table rows per
 activation: C contiguous vector adds across the N outputs per MAC row. Each output still accumulates
 k in order (spec section 8), so LOA adders run in the same loop, one product at a time.
@@ -17,27 +17,22 @@ k in order (spec section 8), so LOA adders run in the same loop, one product at 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-from collections import OrderedDict
 
 import numpy as np
 
 from ..analysis import ChunkSplit, chunk_split
 from ..backends import numba_cpu
 from ..bits import wrap_signed
-from . import cpu, generate
+from . import cache, cpu, generate
 from .geometry import ConvGeometry, offsets, padded
 from .planning import Plan
 
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x N outputs)
-STAGED_BYTES = 192 << 20  # a layer's staged tables up to this size are kept with its weights (512 B a weight at 16 bits)
-CACHE_BYTES = 512 << 20  # ... and all layers' together
+STAGED_BYTES = 192 << 20  # a layer's staged tables up to this size take the staged kernel (512 B a weight at 16 bits)
 GATHER_NB = 16  # outputs per task of the gather kernel
 NB_MAX = 64  # outputs per task: a step's table slab (C x R x NB) stays in L1/L2
-CACHE_ENTRIES = 32  # layers whose weight tables are kept
 
 _splits: dict[tuple, ChunkSplit | None] = {}
-_weight_tables: OrderedDict = OrderedDict()
 
 
 def split_of(plan: Plan) -> ChunkSplit | None:
@@ -93,24 +88,15 @@ def weight_tables(plan: Plan, split: ChunkSplit, weights: np.ndarray) -> np.ndar
 
 def layer_tables(plan: Plan, split: ChunkSplit, w: np.ndarray) -> dict:
     """{"compact": tables [U, C, R] of the distinct weights, "index": [w.shape] into them, "staged":
-    the kernel's layout once built}, kept per weight array (LRU, keyed by the weights' digest)."""
-    digest = hashlib.blake2b(np.ascontiguousarray(w).view(np.uint8), digest_size=16).hexdigest()
-    key = (plan.multiplier.ir_hash, plan.booth_operand, w.shape, str(w.dtype), digest)
-    if key in _weight_tables:
-        _weight_tables.move_to_end(key)
-        return _weight_tables[key]
-    values, index = np.unique(w, return_inverse=True)
-    entry = {"compact": weight_tables(plan, split, values), "index": index.reshape(w.shape).astype(np.int32),
-             "staged": None}
-    _weight_tables[key] = entry
-    while len(_weight_tables) > 1 and (len(_weight_tables) > CACHE_ENTRIES or _cached_bytes() > CACHE_BYTES):
-        _weight_tables.popitem(last=False)
+    the kernel's layout once built}, kept per weight array in :mod:`.cache` (keyed by the weights' digest)."""
+    key = ("chunks", plan.multiplier.ir_hash, plan.booth_operand, cache.digest(w))
+    entry = cache.get(key)
+    if entry is None:
+        values, index = np.unique(w, return_inverse=True)
+        entry = {"compact": weight_tables(plan, split, values), "index": index.reshape(w.shape).astype(np.int32),
+                 "staged": None}
+        cache.put(key, entry)
     return entry
-
-
-def _cached_bytes() -> int:
-    return sum(e["compact"].nbytes + e["index"].nbytes + (e["staged"].nbytes if e["staged"] is not None else 0)
-               for e in _weight_tables.values())
 
 
 KERNELS = '''
@@ -242,6 +228,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     modular = plan.adder is None and plan.acc_width <= split.out_width
     if modular and plan.acc_width <= 32 and compact.dtype == np.int32:
         acc_dtype, wrap = np.int32, 0  # int32 lanes wrap modulo 2^32: exact for acc_width <= 32
+    elif plan.adder is not None and plan.acc_width <= 32:  # a LOA's word-lane statements (generate.loa_lines)
+        acc_dtype, wrap = np.int32, 64 - split.out_width
     else:
         acc_dtype, wrap = np.int64, (0 if modular else 64 - split.out_width)
     accs = np.zeros((G, M, OG), acc_dtype)
@@ -253,10 +241,13 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out) -> None:
     goff = np.asarray(group_offsets, np.int64)
     staged_bytes = G * K * C * R * OG * compact.itemsize
     if staged_bytes <= STAGED_BYTES:  # the layer's staged tables, built once and kept with its weights
-        if entry.get("staged") is None:
-            entry["staged"] = np.empty((G, K, C, R, OG), compact.dtype)
-            module.stage(compact, index, 0, entry["staged"])
-        module.chunk_kernel(xflat, base, np.ascontiguousarray(koff), goff, entry["staged"], los, masks, accs, mb, nb)
+        staged = entry["staged"]
+        if staged is None:
+            staged = np.empty((G, K, C, R, OG), compact.dtype)
+            module.stage(compact, index, 0, staged)
+            if cache.grow(staged.nbytes):  # kept with the layer's tables when the cache has room
+                entry["staged"] = staged
+        module.chunk_kernel(xflat, base, np.ascontiguousarray(koff), goff, staged, los, masks, accs, mb, nb)
     else:  # too big to keep: each weight's own tables, gathered (see gather_kernel)
         accs_t = np.zeros((G, OG, M), acc_dtype)
         module.gather_kernel(xflat, base, np.ascontiguousarray(koff), goff, compact, index, los, masks, accs_t,

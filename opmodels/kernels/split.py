@@ -7,22 +7,20 @@ The tables hold, per reduction step k and block of NB outputs, the T rows of tho
 its rows to NB int32 accumulators: two contiguous vector adds per MAC row instead of NB scattered
 256 x 256 table lookups (whole columns: one row of 256 per step, one add). With the exact adder,
 narrow blocks use pair tables whose rows hold the sum of two consecutive steps' products (one row
-pair per two MACs). Tables are built once per weights' content and kept (``CACHE_BYTES``); tables
-too large to keep are built per call in k-chunks that stay in cache. Each output still sees k in
-ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time.
+pair per two MACs). Tables are built once per weights' content and kept (:mod:`.cache`); tables
+it does not keep are built per call in k-chunks that stay in cache. Each output still sees k in
+ascending order (spec section 8), so LOA accumulation runs in the same loop, one product at a time,
+as a few vector ops over the row of outputs in int32 lanes up to 32 bits (:func:`.generate.loa_lines`).
 Matmul and conv2d are one kernel: activation ``x[m, k]`` is read at ``xflat[base[m] + koff[k]]``
 (for conv2d: the zero-padded input and the offsets of :mod:`.geometry`).
 """
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from typing import NamedTuple
 
 import numpy as np
 
-from . import generate
+from . import cache, generate
 from .geometry import ConvGeometry, offsets, padded
 from .planning import Plan
 
@@ -31,31 +29,8 @@ PAIR_BLOCK = 16  # blocks this narrow use pair tables (256 + 2^(2 hb) rows: smal
 PAIR_MIN_ROWS = 4096  # ... when enough rows share them: a pair table has 8x the rows to build
 TABLE_BYTES = 2 << 20  # tables built per call are built for chunks of k of this size, which stay in cache
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
-# Prepared tables are kept across calls, keyed by the weights' content (weights are static in
-# inference), within CACHE_BYTES; a layer whose tables would take more than a quarter of it builds
-# them per call, in chunks of k, instead. When the cache is full, only tables unused for STALE_CALLS
-# calls make room (a network larger than the cache, run again and again, keeps its first layers'
-# tables instead of evicting each one just before it is needed again; tables of weights that have
-# changed go stale).
-CACHE_BYTES = 512 << 20
-STALE_CALLS = 256
-
-_cache: OrderedDict[tuple, np.ndarray] = OrderedDict()  # least recently used first
-_last_use: dict[tuple, int] = {}
-_clock = [0]
-_lock = threading.Lock()  # calls from several threads (the kernels release the GIL) share the cache
-
-
-def clear_cache() -> None:
-    """Forget every prepared table (they are rebuilt on the next call)."""
-    with _lock:
-        _cache.clear()
-        _last_use.clear()
-
-
-def cache_bytes() -> int:
-    """The bytes the prepared tables take now."""
-    return sum(t.nbytes for t in list(_cache.values()))
+# Prepared tables are kept across calls in the kernels' one table cache (:mod:`.cache`: its budget,
+# eviction rule and weight digest); tables it would not keep are built per call, in chunks of k.
 
 
 def _block_width(outputs: int) -> int:
@@ -90,7 +65,7 @@ def _layout(plan: Plan, K: int, M: int, NB: int, tables: int = 1, keep: bool = T
     if plan.adder is None and NB <= PAIR_BLOCK:
         dtype = np.int16 if 2 * int(np.abs(T).max()) < 2**15 else np.int32
         pairs = _Layout("pairs", shift, T.astype(dtype), 256, 256 + (1 << 2 * hb), -(-K // 2))
-        if M >= PAIR_MIN_ROWS or (keep and _nbytes(pairs, tables, NB) <= CACHE_BYTES // 4):
+        if M >= PAIR_MIN_ROWS or (keep and cache.keepable(_nbytes(pairs, tables, NB))):
             return pairs
     return _Layout("split", shift, T, 16, 16 + (1 << hb), K)
 
@@ -157,24 +132,14 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
         return into
 
     nbytes = _nbytes(layout, G * nblocks, NB)
-    if keep and nbytes <= CACHE_BYTES // 4:
-        key = (plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, wpat.shape,
-               NB, hashlib.blake2b(wpat.tobytes(), digest_size=20).hexdigest())
-        with _lock:
-            _clock[0] += 1
-            tables = _cache.get(key)
-            if tables is not None:
-                _cache.move_to_end(key)
-                _last_use[key] = _clock[0]
-            room = tables is None and _make_room(nbytes)
-        if tables is not None:
-            yield 0, tables
-            return
-        if room:
+    if keep and cache.keepable(nbytes):
+        key = ("split", plan.multiplier.ir_hash, plan.booth_operand, layout.kind, layout.shift, T.dtype.str, NB,
+               cache.digest(wpat))
+        tables = cache.get(key)
+        if tables is None and cache.grow(nbytes):
             tables = build(slice(0, steps), np.empty((G, nblocks, steps, rows, NB), T.dtype))
-            with _lock:
-                _cache[key] = tables
-                _last_use[key] = _clock[0]
+            cache.put(key, tables)
+        if tables is not None:
             yield 0, tables
             return
     kc = max(1, min(steps, TABLE_BYTES // (G * nblocks * rows * NB * T.itemsize)))
@@ -182,25 +147,6 @@ def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int,
     for k0 in range(0, steps, kc):
         into = chunk if k0 + kc <= steps else np.empty((G, nblocks, steps - k0, rows, NB), T.dtype)
         yield k0, build(slice(k0, k0 + kc), into)
-
-
-def _make_room(nbytes: int) -> bool:
-    """Evict stale tables (unused for STALE_CALLS calls), least recently used first, until ``nbytes``
-    more fit; False (nothing evicted) when they cannot. Called holding _lock."""
-    held = cache_bytes()
-    stale, freed = [], 0
-    for key, tables in _cache.items():  # least recently used first
-        if held - freed + nbytes <= CACHE_BYTES:
-            break
-        if _clock[0] - _last_use[key] <= STALE_CALLS:
-            return False
-        stale.append(key)
-        freed += tables.nbytes
-    if held - freed + nbytes > CACHE_BYTES:
-        return False
-    for key in stale:
-        del _cache[key], _last_use[key]
-    return True
 
 
 def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
@@ -213,9 +159,10 @@ def _row_block(rows: int, column_blocks: int, row_bytes: int) -> int:
 
 def _acc_dtype(plan: Plan, K: int, layout: _Layout):
     """int32 accumulators (8 per AVX2 vector) when they hold the result: the exact adder keeps the
-    sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32."""
-    if plan.adder is not None:
-        return np.int64  # the LOA's generated statements produce the signed acc_width-bit value
+    sum modulo 2^acc_width, so any acc_width <= 32 works, wider only when no sum can leave int32; a
+    LOA's word-lane statements (:func:`.generate.loa_lines`) hold the register in int32 up to 32 bits."""
+    if plan.adder is not None:  # the LOA's statements give the signed acc_width-bit value (generate.loa_lines)
+        return np.int32 if plan.acc_width <= 32 else np.int64
     T = layout.T
     per_step = int(np.abs(T).max()) if layout.kind == "rows" else int(np.abs(T[:16]).max()) + int(np.abs(T[16:]).max())
     largest = K * per_step

@@ -109,9 +109,11 @@ def operands(shape, width, rng=RNG):
 
 
 WIDE = [("M3P12W16", "exact", 32), ("M5P14W12", "LOA4W24", 24), ("M1P8W12", "exact", 32), ("M3P12W16", "exact", 48)]
+# LOA in int32 lanes: a 32-bit register, and one narrower than the 24-bit product (the product's low bits)
+LOA_WIDE = [("M3P12W16", "LOA8", 32), ("M5P14W12", "LOA15W20", 20)]
 
 
-@pytest.mark.parametrize("multiplier,adder,acc_width", WIDE)
+@pytest.mark.parametrize("multiplier,adder,acc_width", WIDE + LOA_WIDE)
 @pytest.mark.parametrize("booth_operand", ["w", "x"])
 def test_chunk_matmul_equals_the_interpreter(multiplier, adder, acc_width, booth_operand):
     width = opmodels.get(multiplier).width
@@ -183,10 +185,25 @@ def test_an_unproven_wide_multiplier_keeps_the_scalar_function():
     np.testing.assert_array_equal(kernels.matmul(x, w, op), expected)
 
 
-def test_the_weight_table_cache_stays_within_its_budget(monkeypatch):
-    monkeypatch.setattr(chunks, "CACHE_BYTES", 1)  # room for the newest layer only
+def test_the_weight_tables_share_the_kernels_cache_and_its_budget(monkeypatch):
+    """The chunk tables live in the kernels' one cache (opmodels.kernels.cache): within its budget,
+    stale entries make room, and tables that do not fit are built per call, not kept."""
+    from opmodels.kernels import cache
+    cache.clear()
     x = operands((5, 12), 16)
-    for _ in range(3):
+    w = operands((12, 4), 16)
+    np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), matmul_reference(x, w, "M3P12W16"))
+    held = cache.nbytes()
+    assert held > 0 and cache.entries() == 1 and all(key[0] == "chunks" for key in cache.keys())
+    monkeypatch.setattr(cache, "CACHE_BYTES", 4 * held)  # room for four such layers
+    monkeypatch.setattr(cache, "STALE_CALLS", 0)  # every other entry is stale: the newest evict the oldest
+    for _ in range(6):
         w = operands((12, 4), 16)
         np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), matmul_reference(x, w, "M3P12W16"))
-        assert len(chunks._weight_tables) == 1
+        assert 1 <= cache.entries() <= 4 and cache.nbytes() <= cache.CACHE_BYTES
+    monkeypatch.setattr(cache, "CACHE_BYTES", 1)  # nothing fits: built per call, nothing kept
+    cache.clear()
+    for _ in range(2):
+        w = operands((12, 4), 16)
+        np.testing.assert_array_equal(kernels.matmul(x, w, "M3P12W16"), matmul_reference(x, w, "M3P12W16"))
+        assert cache.entries() == 0

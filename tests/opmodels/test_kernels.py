@@ -6,6 +6,7 @@ import pytest
 
 import opmodels
 from opmodels import EXACT_PRODUCT, OpmodelsError, kernels
+from opmodels.kernels import cache
 from tests.utils import conv2d_reference, matmul_reference
 
 RNG = np.random.default_rng(2026)
@@ -211,30 +212,53 @@ def test_prepared_tables_are_kept_per_weight_content(monkeypatch):
     """Tables built once per weight content: a second call reuses them, weights changed in place get
     new ones (the key is their content, not the array), and the cache stays within CACHE_BYTES."""
     from opmodels.kernels import split
-    split.clear_cache()
+    cache.clear()
     x, w = operands((20, 37)), operands((37, 24))
     first = kernels.matmul(x, w, "M4P8")
-    held = split.cache_bytes()
-    assert held > 0 and len(split._cache) == 1
+    held = cache.nbytes()
+    assert held > 0 and cache.entries() == 1
     np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), first)
-    assert split.cache_bytes() == held and len(split._cache) == 1
+    assert cache.nbytes() == held and cache.entries() == 1
     w[3, 5] = -w[3, 5] - 1  # the same array, other content
     np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
-    assert len(split._cache) == 2
-    monkeypatch.setattr(split, "CACHE_BYTES", 4 * held)  # room for four tables of this size
+    assert cache.entries() == 2
+    monkeypatch.setattr(cache, "CACHE_BYTES", 4 * held)  # room for four tables of this size
     others = [operands((37, 24)) for _ in range(3)]
     for w2 in others:  # two fit; the third finds no stale table to evict: built per call, not kept
         np.testing.assert_array_equal(kernels.matmul(x, w2, "M4P8"), matmul_reference(x, w2, "M4P8"))
-    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
-    stamps = dict(split._last_use)
-    monkeypatch.setattr(split, "STALE_CALLS", 1)  # now the least recently used table is stale
+    assert cache.entries() == 4 and cache.nbytes() <= cache.CACHE_BYTES
+    stamps = dict(cache._last_use)
+    monkeypatch.setattr(cache, "STALE_CALLS", 1)  # now the least recently used table is stale
     kernels.matmul(x, others[2], "M4P8")
-    assert len(split._cache) == 4 and split.cache_bytes() <= split.CACHE_BYTES
-    assert min(stamps, key=stamps.get) not in split._cache
-    monkeypatch.setattr(split, "CACHE_BYTES", 0)  # nothing kept: every table built per call, in chunks
-    split.clear_cache()
+    assert cache.entries() == 4 and cache.nbytes() <= cache.CACHE_BYTES
+    assert min(stamps, key=stamps.get) not in cache.keys()
+    monkeypatch.setattr(cache, "CACHE_BYTES", 0)  # nothing kept: every table built per call, in chunks
+    cache.clear()
     np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8"), matmul_reference(x, w, "M4P8"))
-    assert split.cache_bytes() == 0
+    assert cache.nbytes() == 0
+
+
+def test_split_and_chunk_tables_share_one_cache_and_one_budget(monkeypatch):
+    """8-bit split tables and 16-bit chunk tables are entries of the same cache: one budget for both,
+    so a full cache of one kind keeps the other kind's new tables out until they go stale."""
+    cache.clear()
+    x8, w8 = operands((20, 37)), operands((37, 24))
+    x16, w16 = operands((6, 20), 16), operands((20, 5), 16)
+    kernels.matmul(x8, w8, "M4P8")
+    split_bytes = cache.nbytes()
+    kernels.matmul(x16, w16, "M3P12W16")
+    assert sorted(key[0] for key in cache.keys()) == ["chunks", "split"] and cache.nbytes() > split_bytes
+    cache.clear()
+    monkeypatch.setattr(cache, "CACHE_BYTES", 4 * split_bytes)  # four layers' split tables fill the budget
+    for w in [w8] + [operands((37, 24)) for _ in range(3)]:
+        kernels.matmul(x8, w, "M4P8")
+    assert cache.nbytes() == cache.CACHE_BYTES
+    np.testing.assert_array_equal(kernels.matmul(x16, w16, "M3P12W16"), matmul_reference(x16, w16, "M3P12W16"))
+    assert [key[0] for key in cache.keys()] == ["split"] * 4  # no room and nothing stale: not kept
+    monkeypatch.setattr(cache, "STALE_CALLS", 0)  # now the least recently used split tables make room
+    np.testing.assert_array_equal(kernels.matmul(x16, w16, "M3P12W16"), matmul_reference(x16, w16, "M3P12W16"))
+    kinds = [key[0] for key in cache.keys()]  # (its staged tables, kept too, may evict a second one)
+    assert kinds[-1] == "chunks" and 1 <= kinds.count("split") <= 3 and cache.nbytes() <= cache.CACHE_BYTES
 
 
 @pytest.mark.parametrize("multiplier,adder,acc_width", [("M4P8", "exact", 32), ("M1P10", "exact", 40),
@@ -245,7 +269,7 @@ def test_split_path_in_chunks_blocks_and_groups(multiplier, adder, acc_width, bo
     that every boundary is crossed, against the plain numpy references."""
     from opmodels.kernels import planning, split
     monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)  # 2 or 3 k per chunk, a short last one
-    monkeypatch.setattr(split, "CACHE_BYTES", 0)                      # tables built per call, in those chunks
+    monkeypatch.setattr(cache, "CACHE_BYTES", 0)                      # tables built per call, in those chunks
     monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)               # a few rows per block
     x, w = operands((23, 71)), operands((71, 150))                     # 150 outputs: two blocks of 128
     plan = kernels.plan(multiplier, adder, acc_width, booth_operand=booth_operand)
@@ -364,3 +388,71 @@ def test_the_kernels_package_is_one_path_without_cycles():
         visit(module)
     assert graph["opmodels.kernels"] >= {"opmodels.kernels.planning", "opmodels.kernels.cpu",
                                          "opmodels.kernels.split", "opmodels.kernels.cuda"}
+
+
+# -- LOA accumulation in word lanes (generate.loa_lines) -------------------------------------------------
+def _run_loa_lines(width, l, acc, p, lanes):
+    from opmodels.kernels import generate
+    scope = {"np": np, "acc": acc.astype(lanes), "p": p}
+    for line in generate.loa_lines(width, l):
+        exec(line, scope)
+    return np.asarray(scope["acc"]).astype(lanes).astype(np.int64)  # the int32 store truncates
+
+
+@pytest.mark.parametrize("width,l", [(2, 0), (2, 1), (5, 4), (8, 0), (8, 1), (8, 7), (16, 8), (24, 12), (31, 30),
+                                     (32, 0), (32, 1), (32, 8), (32, 31), (33, 8), (40, 3), (62, 61), (64, 8), (64, 63)])
+def test_loa_lines_equal_the_adders_interpreter(width, l):
+    """The word-lane LOA formula the CPU kernels paste, against the LOA operator's own interpreter: every
+    pair of 8-bit patterns' sign extensions, and seeded random and corner accumulators with products of
+    any sign and size (only their low ``width`` bits count, like sext_w in spec section 8)."""
+    op = opmodels.get(f"LOA{l}W{width}")
+    top = (1 << (width - 1)) - 1
+    corners = np.array([0, 1, -1, top, -top - 1, top - 1, 1 << (l - 1) if l else 2, -(1 << l), 255, -32768, 32767,
+                        (1 << 31) - 1, -(1 << 31)], np.int64)
+    rng = np.random.default_rng(width * 100 + l)
+    acc = np.concatenate([np.repeat(np.arange(-128, 128), 256), np.repeat(corners, corners.size),
+                          wrap_values(rng.integers(-2**62, 2**62, 20_000), width)])
+    p = np.concatenate([np.tile(np.arange(-128, 128), 256), np.tile(corners, corners.size),
+                        rng.integers(-2**31, 2**31, 20_000)])
+    acc = wrap_values(acc, width)
+    expected = op.evaluate(acc, wrap_values(p, width))
+    np.testing.assert_array_equal(_run_loa_lines(width, l, acc, p, np.int64), expected)
+    if width <= 32:  # the split kernel's int32 accumulators
+        np.testing.assert_array_equal(_run_loa_lines(width, l, acc, p, np.int32), expected)
+
+
+def wrap_values(values, width):
+    from tests.utils import wrap
+    return wrap(values, width)
+
+
+LOA_LANES = [("LOA7W8", 8), ("LOA31", 32), ("LOA8W33", 33),
+             pytest.param("LOA1W2", 2, marks=pytest.mark.slow), pytest.param("LOA15W16", 16, marks=pytest.mark.slow),
+             pytest.param("LOA0W24", 24, marks=pytest.mark.slow)]
+
+
+@pytest.mark.parametrize("adder,acc_width", LOA_LANES)
+@pytest.mark.parametrize("booth_operand", ["w", "x"])
+def test_loa_split_kernel_in_word_lanes(adder, acc_width, booth_operand, monkeypatch):
+    """LOA accumulation in the split kernel's int32 lanes (int64 above 32 bits) at the width and l
+    boundaries, with k-chunks of 2 or 3 steps and small row blocks, odd shapes and M/K/N = 1, against
+    the sequential numpy LOA loop."""
+    from opmodels.kernels import split
+    plan = kernels.plan("M4P8", adder, acc_width, booth_operand=booth_operand)
+    lanes = split._acc_dtype(plan, 64, split._layout(plan, 64, 64, 16))
+    assert lanes == (np.int32 if acc_width <= 32 else np.int64)
+    monkeypatch.setattr(split, "TABLE_BYTES", 3 * 2 * 32 * 128 * 2)
+    monkeypatch.setattr(cache, "CACHE_BYTES", 0)
+    monkeypatch.setattr(split, "ACC_BYTES", 5 * 16 * 8)
+    for m, k, n in [(8, 1, 4), (1, 7, 9), (9, 1, 1), (23, 71, 150), (17, 33, 5), (64, 200, 16)]:
+        x, w = operands((m, k)), operands((k, n))
+        x[0, :] = -128
+        w[:, 0] = -128  # the largest products: the upper part carries at every step
+        np.testing.assert_array_equal(kernels.matmul(x, w, "M4P8", adder, acc_width, booth_operand=booth_operand),
+                                      matmul_reference(x, w, "M4P8", adder, acc_width, booth_operand),
+                                      err_msg=f"{adder} {(m, k, n)}")
+    x, w = operands((2, 6, 7, 9)), operands((16, 3, 3, 2))
+    got = kernels.conv2d(x, w, "M4P8", adder, acc_width, stride=(2, 1), padding=(1, 2), groups=2,
+                         booth_operand=booth_operand)
+    np.testing.assert_array_equal(got, conv2d_reference(x, w, "M4P8", adder, acc_width, (2, 1), (1, 2), (1, 1), 2,
+                                                        booth_operand))
