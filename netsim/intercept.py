@@ -343,12 +343,18 @@ def _conv(state, func, args, kwargs):
     result = _weight_op(state, func, name, kind, types, macs, xb, w, b, compute)
     if result is None:
         return func(*args, **kwargs)
+    return _convolution_output(result, x, w, b, dims, unbatched, lambda: func(*args, **kwargs))
+
+
+def _convolution_output(result, x, w, b, dims: int, unbatched: bool, reference):
+    """A convolution's float output from its accumulators: dequantized per output channel, plus the
+    bias, without the batch dim the input did not have; the float op's gradient."""
     acc, scale = result
     y = products.dequantize(acc, scale, x.dtype, channel_dim=1)
     if b is not None:
         y = y + b.detach().reshape((1, -1) + (1,) * dims)
     y = y.squeeze(0) if unbatched else y
-    return _straight_through(y, lambda: func(*args, **kwargs)) if _needs_grad(x, w, b) else y
+    return _straight_through(y, reference) if _needs_grad(x, w, b) else y
 
 
 def _conv_transpose(state, func, args, kwargs):
@@ -376,12 +382,7 @@ def _conv_transpose(state, func, args, kwargs):
                         weight_transform=lambda t: products.transposed_weight(t, groups))
     if result is None:
         return func(*args, **kwargs)
-    acc, scale = result
-    y = products.dequantize(acc, scale, x.dtype, channel_dim=1)
-    if b is not None:
-        y = y + b.detach().reshape((1, -1) + (1,) * dims)
-    y = y.squeeze(0) if unbatched else y
-    return _straight_through(y, lambda: func(*args, **kwargs)) if _needs_grad(x, w, b) else y
+    return _convolution_output(result, x, w, b, dims, unbatched, lambda: func(*args, **kwargs))
 
 
 # ---- activation x activation: matmul, bmm, einsum, attention

@@ -167,7 +167,6 @@ class ApproxMixin:
         return y.mul_(self._per_channel(scale, acc.dim()))
 
     def _approx_forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.settings
         a_scale = self.activation_scale(x)
         xq = self.quantize_input(x.detach(), a_scale)
         y = self._dequantize(self._accumulators(xq, x.dtype), a_scale, x.dtype)

@@ -97,7 +97,7 @@ def conv3d(x: torch.Tensor, w: torch.Tensor, arith: Arithmetic, stride, pads, di
     n, c, do, ho, wo = patches.shape[:5]
     cols = patches.permute(0, 2, 3, 4, 1, 5, 6, 7)
     o = w.shape[0]
-    cg, og = c // groups, o // groups
+    og = o // groups
     rows = n * do * ho * wo
     a = cols.reshape(rows, groups, -1).transpose(0, 1)  # [G, rows, cg * kd * kh * kw]
     b = w.reshape(groups, og, -1).transpose(1, 2)         # [G, K, og]

@@ -112,3 +112,16 @@ def run(build_parser, argv=None) -> int:
     except BrokenPipeError:  # `opmodels list | head`
         sys.stderr.close()
         return 0
+
+
+def proof_vectors(text: str) -> int | None:
+    """``--vectors`` of verify and import: default/all (None: every pair up to 8 + 8 bits, else the
+    command's number of seeded random pairs) or a count."""
+    from ..verification import MAX_VECTORS  # the CLI's other commands do not load the verifier
+
+    if text in ("default", "all"):
+        return None
+    if not (text.isascii() and text.isdigit() and 0 < int(text) <= MAX_VECTORS):
+        raise OpmodelsError(f"--vectors takes an integer in 1..{MAX_VECTORS:,} or 'all', "
+                            f"not {shown(text)}")
+    return int(text)

@@ -14,13 +14,13 @@ import argparse
 import time
 from pathlib import Path
 
-from .. import catalog, importers, verification
+from .. import catalog, importers
 from ..cost import DEFAULT_FLOW, MAPPINGS
 from ..errors import OpmodelsError
 from ..importers import cmodel, tables
 from ..lut import FORMATS
 from ..operator import KINDS, check_id
-from .common import MAX_SEED, integer, resolve, shown
+from .common import MAX_SEED, integer, proof_vectors, resolve, shown
 
 
 def parameter(text: str) -> tuple[str, int]:
@@ -30,15 +30,6 @@ def parameter(text: str) -> tuple[str, int]:
     if not sep or not name.isidentifier() or not (body.isascii() and body.isdigit()):
         raise argparse.ArgumentTypeError(f"takes NAME=INTEGER, e.g. W=8, not {shown(text)}")
     return name, int(value)
-
-
-def _vectors(text: str) -> int | None:
-    if text in ("default", "all"):
-        return None
-    if not (text.isascii() and text.isdigit() and 0 < int(text) <= verification.MAX_VECTORS):
-        raise OpmodelsError(f"--vectors takes 'default' or an integer in 1..{verification.MAX_VECTORS:,}, "
-                            f"not {shown(text)}")
-    return int(text)
 
 
 def _signedness(args) -> tuple[bool, bool, bool | None]:
@@ -74,7 +65,7 @@ def import_verilog_sources(args) -> int:
     start = time.perf_counter()
     imported = importers.import_verilog(args.sources, args.top, ports=(args.port_a, args.port_b, args.port_y),
                                         signed=_signedness(args), params=params, op_id=op_id, kind=args.kind,
-                                        vectors=_vectors(args.vectors), seed=args.seed, flow=args.flow)
+                                        vectors=proof_vectors(args.vectors), seed=args.seed, flow=args.flow)
     op, proof = imported.op, imported.proof
     synthesis = op.provenance["synthesis"]
     print(f"{op.id}: {op.describe_ports()} {op.kind} from module {args.top} "

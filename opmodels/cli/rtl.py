@@ -11,7 +11,7 @@ from .. import artifacts, tools, verification
 from ..catalog import catalog_ids
 from ..errors import OpmodelsError
 from ..files import clean_temporaries, prepare_directory
-from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, resolve, shown
+from .common import MAX_JOBS, MAX_SEED, integer, operators, progress, proof_vectors, resolve, shown
 
 
 def cmd_gen_verilog(args) -> int:
@@ -23,16 +23,6 @@ def cmd_gen_verilog(args) -> int:
         artifacts.write_verilog(op, directory)
     print(f"wrote {len(ops)} Verilog module(s) to {directory}/ in {time.perf_counter() - start:.2f} s")
     return 0
-
-
-def _vectors(text: str) -> int | None:
-    """``--vectors``: default/all (None: every pair up to 8 + 8 bits, else 200,000 random) or a count."""
-    if text in ("default", "all"):
-        return None
-    if not (text.isascii() and text.isdigit() and 0 < int(text) <= verification.MAX_VECTORS):
-        raise OpmodelsError(f"--vectors takes an integer in 1..{verification.MAX_VECTORS:,} or 'all', "
-                            f"not {shown(text)}")
-    return int(text)
 
 
 def assignments(items, option: str) -> dict:
@@ -85,7 +75,7 @@ def cmd_verify(args) -> int:
     ids_after_files(args)
     ops = operators(args)
     verification.require_simulator(args.sim)
-    vectors = _vectors(args.vectors)
+    vectors = proof_vectors(args.vectors)
     if args.verilog and len(ops) != 1:
         raise OpmodelsError("--verilog checks one module against one operator; name exactly one id")
     params, ties = _params(args.param), assignments(args.tie, "--tie")

@@ -86,7 +86,6 @@ def conv_ref(xq, wq, p, stride, padding, dilation, groups):
 
 def conv_transpose_ref(xq, wq, p, stride, padding, output_padding, dilation, groups):
     """The scatter definition: every input value times every tap, added at i*s - pad + k*d."""
-    dims = wq.ndim - 2
     n, cin = xq.shape[:2]
     cg, og = cin // groups, wq.shape[1]
     kernel = wq.shape[2:]

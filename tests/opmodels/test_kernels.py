@@ -211,7 +211,6 @@ def test_a_table_without_a_split_takes_whole_column_rows(shift_up, adder, acc_wi
 def test_prepared_tables_are_kept_per_weight_content(monkeypatch):
     """Tables built once per weight content: a second call reuses them, weights changed in place get
     new ones (the key is their content, not the array), and the cache stays within CACHE_BYTES."""
-    from opmodels.kernels import split
     cache.clear()
     x, w = operands((20, 37)), operands((37, 24))
     first = kernels.matmul(x, w, "M4P8")
