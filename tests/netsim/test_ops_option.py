@@ -143,3 +143,32 @@ def test_an_imported_rtl_multiplier_runs_lenet5_through_ops(lenet, tmp_path, cap
     report = json.loads(out)
     assert {row["multiplier"] for row in report["layers"]} == {"umul8_cut3"}
     assert report["accuracy"]["approximate"] > report["accuracy"]["quantized_exact"] - 0.1
+
+
+def test_an_imported_table_runs_lenet5_through_ops_as_its_source_does(lenet, tmp_path, capsys):
+    """M4P8's table exported by gen-lut and imported back by `opmodels import --table` (a TABLE graph,
+    no Booth circuit left) gives, through --ops, the same LeNet-5 accuracy as M4P8 itself."""
+    from opmodels.cli import main as opmodels_main
+    assert opmodels_main(["gen-lut", "M4P8", "--format", "npy", "-o", str(tmp_path / "luts")]) == 0
+    assert opmodels_main(["import", "--table", str(tmp_path / "luts" / "M4P8.npy"), "--format", "npy",
+                          "--id", "m4p8_table", "-o", str(tmp_path / "ops")]) == 0
+    capsys.readouterr()
+    reports = {}
+    for multiplier in ("M4P8", "m4p8_table"):
+        status, out, err = run(capsys, "eval", "lenet5", "--weights", lenet, "--ops", tmp_path / "ops",
+                               "--multiplier", multiplier, "--limit", "300", "--calibration-batches", "2",
+                               "--json", "--no-progress")
+        assert status == 0, err
+        reports[multiplier] = json.loads(out)["accuracy"]
+    assert reports["m4p8_table"] == reports["M4P8"]
+    # the logits themselves, and they are not the exact ones (the approximation shows)
+    model = zoo.build("lenet5", weights=str(lenet)).eval()
+    calibration = calibrate(model, data.loader(data.load("mnist5k", "train"), 256), batches=1)
+    x = next(iter(data.loader(data.load("mnist5k", "test"), 128)))[0]
+    logits = {}
+    for multiplier in ("M4P8", "m4p8_table"):
+        config = Config(default={"multiplier": multiplier}, ops=(tmp_path / "ops",))
+        with torch.no_grad():
+            logits[multiplier] = convert(model, config, calibration)(x)
+            exact = convert(model, config.exact(), calibration)(x)
+    assert torch.equal(logits["m4p8_table"], logits["M4P8"]) and not torch.equal(logits["M4P8"], exact)
