@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import opmodels
-from netsim import cli, data, train, zoo
+from netsim import cli, data, zoo
 from netsim.config import Config
 from netsim.network import calibrate, convert
 from tests.opmodels.cli.test_ops_option import exact_signed_8x8
@@ -15,16 +15,9 @@ from tests.opmodels.test_operands import build
 
 
 @pytest.fixture(scope="module")
-def lenet(tmp_path_factory):
-    """A LeNet-5 briefly trained on 384 embedded digits (seconds), saved as a netsim checkpoint."""
-    from netsim import checkpoint
-    torch.manual_seed(0)
-    model = zoo.lenet5()
-    subset = torch.utils.data.Subset(data.load("mnist5k", "train"), range(384))
-    train.fit(model, data.loader(subset, 32, shuffle=True), epochs=1, lr=3e-3, shift=0, progress=False)
-    path = tmp_path_factory.mktemp("weights") / "lenet5.pt"
-    checkpoint.save(path, model, "lenet5")
-    return path
+def lenet(lenet_checkpoint):
+    """The session's briefly trained LeNet-5 checkpoint (tests/netsim/conftest.py)."""
+    return lenet_checkpoint
 
 
 @pytest.fixture(scope="module")
