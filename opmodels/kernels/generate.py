@@ -171,8 +171,9 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
         K4 = KC - KC % 4
         for k in range(0, K4, 4):
             t0 = t + np.uint64(k) * step
+            #OFFSETS4
             for m in range(m0, m1):
-                b = base[m] + goff[g]
+                b = base[m]
                 #ROWS4
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
@@ -188,8 +189,9 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
                     aflat[a0 + j] = acc
         for k in range(K4, KC):
             t0 = t + np.uint64(k) * step
+            #OFFSETS1
             for m in range(m0, m1):
-                b = base[m] + goff[g]
+                b = base[m]
                 #ROWS1
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
@@ -221,12 +223,13 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
         K4 = KC - KC % 4
         for k in range(0, K4, 4):
             t0 = t + np.uint64(k) * step
+            o0, o1, o2, o3 = koff[k] + goff[g], koff[k + 1] + goff[g], koff[k + 2] + goff[g], koff[k + 3] + goff[g]
             for m in range(m0, m1):
-                b = base[m] + goff[g]
-                r0 = t0 + np.uint64(xflat[b + koff[k]]) * nbu
-                r1 = t0 + step + np.uint64(xflat[b + koff[k + 1]]) * nbu
-                r2 = t0 + 2 * step + np.uint64(xflat[b + koff[k + 2]]) * nbu
-                r3 = t0 + 3 * step + np.uint64(xflat[b + koff[k + 3]]) * nbu
+                b = base[m]
+                r0 = t0 + np.uint64(xflat[b + o0]) * nbu
+                r1 = t0 + step + np.uint64(xflat[b + o1]) * nbu
+                r2 = t0 + 2 * step + np.uint64(xflat[b + o2]) * nbu
+                r3 = t0 + 3 * step + np.uint64(xflat[b + o3]) * nbu
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
@@ -241,8 +244,9 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
                     aflat[a0 + j] = acc
         for k in range(K4, KC):
             t0 = t + np.uint64(k) * step
+            o0 = koff[k] + goff[g]
             for m in range(m0, m1):
-                r0 = t0 + np.uint64(xflat[base[m] + goff[g] + koff[k]]) * nbu
+                r0 = t0 + np.uint64(xflat[base[m] + o0]) * nbu
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
@@ -288,19 +292,26 @@ def with_block_copies(text: str, names=("split_kernel", "row_kernel")) -> str:
     return text
 
 
+def split_offsets(steps: int) -> list[str]:
+    """Before the rows: the offsets ``o<i>`` (and ``p<i>`` of the pair's second pattern) of step
+    ``k + i`` in the group's activations, i < steps. Locals, not loads in every row (LLVM cannot move
+    a load of koff past the stores to the accumulators)."""
+    return [f"o{i}, p{i} = koff[k + {i}] + goff[g], koff2[k + {i}] + goff[g]" for i in range(steps)]
+
+
 def split_rows(steps: int) -> list[str]:
-    """The rows ``lo<i>``, ``hi<i>`` that step ``k + i`` adds for the activation at ``b``, i < steps:
-    x = xflat[b + koff[k + i]], or with pair tables the pattern pair x | x2 << 8 (x2 at koff2[k + i]);
-    the low nibbles (of both patterns) index rows 0.., the high parts rows lou... Pasted as text, not
-    called: an array passed to a function costs reference counting in every row."""
+    """The rows ``lo<i>``, ``hi<i>`` that step ``k + i`` adds for the activation row at ``b``, i < steps:
+    x = xflat[b + o<i>], or with pair tables the pattern pair x | x2 << 8 (x2 at b + p<i>); the low
+    nibbles (of both patterns) index rows 0.., the high parts rows lou... Pasted as text, not called:
+    an array passed to a function costs reference counting in every row."""
     lines = []
     for i in range(steps):
-        lines += [f"x{i} = np.uint64(xflat[b + koff[k + {i}]])",
+        lines += [f"x{i} = np.uint64(xflat[b + o{i}])",
                   "if pairs:",
-                  f"    x{i} |= np.uint64(xflat[b + koff2[k + {i}]]) << np.uint64(8)",
-                  f"t{i} = t0 + np.uint64({i}) * step",
-                  f"lo{i} = t{i} + ((x{i} & np.uint64(15)) | ((x{i} >> np.uint64(4)) & np.uint64(0xF0))) * nbu",
-                  f"hi{i} = t{i} + (lou + (((x{i} & np.uint64(255)) >> su) | ((x{i} >> (np.uint64(8) + su)) << hbu))) * nbu"]
+                  f"    x{i} |= np.uint64(xflat[b + p{i}]) << np.uint64(8)",
+                  f"ts{i} = t0 + np.uint64({i}) * step",
+                  f"lo{i} = ts{i} + ((x{i} & np.uint64(15)) | ((x{i} >> np.uint64(4)) & np.uint64(0xF0))) * nbu",
+                  f"hi{i} = ts{i} + (lou + (((x{i} & np.uint64(255)) >> su) | ((x{i} >> (np.uint64(8) + su)) << hbu))) * nbu"]
     return lines
 
 
@@ -406,6 +417,7 @@ def fill(template: str, blocks: dict[str, list[str]]) -> str:
 # template name -> (text, renderer, LUT-mode product line, file stem)
 TEMPLATES = {
     "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
-    "split": (with_block_copies(fill(SPLIT_KERNELS, {"ROWS4": split_rows(4), "ROWS1": split_rows(1)})), numba_cpu.CPU,
+    "split": (with_block_copies(fill(SPLIT_KERNELS, {"OFFSETS4": split_offsets(4), "ROWS4": split_rows(4),
+                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1)})), numba_cpu.CPU,
               LUT_LINE, "split"),
 }
