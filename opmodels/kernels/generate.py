@@ -385,17 +385,17 @@ def accumulate_lines(plan, renderer) -> list[str]:
 
 def loa_lines(width: int, l: int) -> list[str]:
     """``acc = LOA(acc, p)`` (spec section 7) as whole-word signed operations, so that a row of outputs
-    is a few vector ops per MAC: the low l bits OR, the carry in from bit l - 1 AND, the upper part one
-    add, then the w-bit register read as signed. Only the low w bits of ``acc`` and ``p`` matter (OR,
-    AND, + and << never carry into lower bits), so it holds in int32 lanes for w <= 32 (the store
+    is a few vector ops per MAC. Bits l - 1 and up of both operands are added: bit l - 1's carry is
+    the LOA's carry in (its AND), its sum bit (XOR) and the lower bits of the sum are zero or, ORed
+    with the low l bits' OR, give that OR. Only the low w bits of ``acc`` and ``p`` matter (OR, AND,
+    + and << never carry into lower bits), so it holds in int32 lanes for w <= 32 (the store
     truncates, LLVM narrows the ops) and in int64 ones for any w <= 64 - and p needs no sign extension
     to w first. Checked against the LOA's interpreter in ``tests/opmodels/test_kernels.py``."""
     if l == 0:
         lines = ["acc = acc + p"]
     else:
-        low, carry = (1 << l) - 1, 1 << (l - 1)
-        lines = [f"acc = ((acc & np.int64({~low})) + (p & np.int64({~low})) + ((acc & p & np.int64({carry})) "
-                 f"<< np.int64(1))) | ((acc | p) & np.int64({low}))"]
+        upper, low = ~((1 << (l - 1)) - 1), (1 << l) - 1
+        lines = [f"acc = ((acc & np.int64({upper})) + (p & np.int64({upper}))) | ((acc | p) & np.int64({low}))"]
     if width < 64:
         lines.append(f"acc = (acc << np.int64({64 - width})) >> np.int64({64 - width})")
     return lines
