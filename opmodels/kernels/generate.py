@@ -205,7 +205,8 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
 def row_kernel(xflat, base, koff, goff, tables, accs, MB):
     # A table without a split: each step's table holds the weights' whole columns (256 rows, one
     # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
-    # split_kernel's loops: four steps per pass, then the rest, k ascending for every output.
+    # split_kernel's loops, two steps per pass (four steps' tables, 256 rows each, leave L1),
+    # k ascending for every output.
     G, NBLK, KC, R, NB = tables.shape
     NB = tables.shape[4]  #BLOCK
     M = base.shape[0]
@@ -220,38 +221,23 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
         m1 = min(M, m0 + MB)
         t = np.uint64((g * NBLK + nb) * KC * R * NB)
         step = np.uint64(R * NB)
-        K4 = KC - KC % 4
-        for k in range(0, K4, 4):
+        for k in range(0, KC, 2):
+            two = k + 1 < KC
             t0 = t + np.uint64(k) * step
-            o0, o1, o2, o3 = koff[k] + goff[g], koff[k + 1] + goff[g], koff[k + 2] + goff[g], koff[k + 3] + goff[g]
-            for m in range(m0, m1):
-                b = base[m]
-                r0 = t0 + np.uint64(xflat[b + o0]) * nbu
-                r1 = t0 + step + np.uint64(xflat[b + o1]) * nbu
-                r2 = t0 + 2 * step + np.uint64(xflat[b + o2]) * nbu
-                r3 = t0 + 3 * step + np.uint64(xflat[b + o3]) * nbu
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
-                for j in range(nbu):
-                    acc = aflat[a0 + j]
-                    p = tflat[r0 + j]
-                    #ACCUMULATE
-                    p = tflat[r1 + j]
-                    #ACCUMULATE
-                    p = tflat[r2 + j]
-                    #ACCUMULATE
-                    p = tflat[r3 + j]
-                    #ACCUMULATE
-                    aflat[a0 + j] = acc
-        for k in range(K4, KC):
-            t0 = t + np.uint64(k) * step
+            t1 = t0 + step if two else t0
             o0 = koff[k] + goff[g]
+            o1 = koff[k + 1] + goff[g] if two else o0
             for m in range(m0, m1):
                 r0 = t0 + np.uint64(xflat[base[m] + o0]) * nbu
+                r1 = t1 + np.uint64(xflat[base[m] + o1]) * nbu
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[r0 + j]
                     #ACCUMULATE
+                    if two:
+                        p = tflat[r1 + j]
+                        #ACCUMULATE
                     aflat[a0 + j] = acc
 
 
