@@ -90,6 +90,7 @@ def gather_kernel_matmul(plan, x, w):
 
 
 def gather_kernel_conv(plan, x, w, padding):
+    """LUT mode's loop kernel for convolutions (cpu.column_conv2d: depthwise layers, tiny shapes)."""
     from opmodels.kernels import conv_geometry, cpu
     return cpu.conv2d(plan, x, w, conv_geometry(x.shape, w.shape, padding=padding))
 
@@ -262,7 +263,7 @@ def main(argv=None) -> int:
         elif step == "gather conv":
             t = best_time(lambda: gather_kernel_conv(plan, x_conv, w_conv, 1), max(1, args.repeat // 2))
             results.update(gather_conv_s=t, gather_conv_ratio=t / t_conv)
-            rows.append(("conv2d", "LUT M4P8 gather loop", t, t / t_conv))
+            rows.append(("conv2d", "LUT M4P8 column kernel", t, t / t_conv))
         elif step == "loa linear":
             got = kernels.matmul(x_lin[:32], w_lin, "M4P8", "LOA8")
             from tests.utils import matmul_reference

@@ -72,8 +72,7 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
     # Direct convolution over an input already zero-padded (operand value 0: padded positions are
     # real MACs). One (image, output channel) per task; the (c, i, j) loops run in the spec's
     # row-major order around a plane of Ho x Wo accumulators, so each output sees k in order.
-    # The table comes weight-major in memory (table[x, w] at w * 256 + x): the weight is fixed in
-    # the inner loops, so one 1 KB table column serves a whole plane.
+    # Behavioural and exact mode (LUT mode takes column_conv2d_kernel); the table argument is unused.
     N, C, H, W = xs.shape
     O, CG, KH, KW = ws.shape
     HO, WO = out.shape[2], out.shape[3]
@@ -98,6 +97,71 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
                             #ACCUMULATE
                             accrow[ow] = acc
         out[nn, o] = accs
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, HP, WP, sh, sw, groups, shift):
+    # LUT mode, any groups (run where few outputs share a group, e.g. depthwise): one (image, output
+    # channel) per task. At step k the weight is fixed over the whole output plane, so its table
+    # column (256 entries from tflat[cols[o, k]], the table weight-major: 1 KB) stays in L1 and a MAC
+    # is one load from it, indexed by the activation's pattern alone. Four adjacent outputs of a row
+    # keep their accumulators in registers over all steps, k ascending for each (spec section 8);
+    # the row's last WO % 4 outputs take the same loop one at a time.
+    # xflat: the zero-padded input [N, C, HP, WP] as uint8 patterns, flat; koff [K]: where step
+    # k = (c, i, j) reads, relative to the output's window in the group's first channel; cols [O, K]:
+    # the weights' patterns times 256. out [N, O, HO, WO] gets each accumulator sign-extended from
+    # its low 64 - shift bits (shift 0: a LOA's own result). Unsigned indices, no views.
+    O, K = cols.shape
+    N, HO, WO = out.shape[0], out.shape[2], out.shape[3]
+    OG = O // groups
+    s1 = np.uint64(sw)
+    s2 = np.uint64(2 * sw)
+    s3 = np.uint64(3 * sw)
+    for task in numba.prange(N * O):
+        nn = task // O
+        o = task % O
+        gbase = np.uint64(nn * C + (o // OG) * CG) * np.uint64(HP * WP)
+        for oh in range(HO):
+            rowbase = gbase + np.uint64(oh * sh * WP)
+            ow = 0
+            while ow + 4 <= WO:
+                b = rowbase + np.uint64(ow * sw)
+                acc0 = np.int64(0)
+                acc1 = np.int64(0)
+                acc2 = np.int64(0)
+                acc3 = np.int64(0)
+                for k in range(K):
+                    xb = b + koff[k]
+                    col = cols[o, k]
+                    acc = acc0
+                    p = np.int64(tflat[col + np.uint64(xflat[xb])])
+                    #ACCUMULATE
+                    acc0 = acc
+                    acc = acc1
+                    p = np.int64(tflat[col + np.uint64(xflat[xb + s1])])
+                    #ACCUMULATE
+                    acc1 = acc
+                    acc = acc2
+                    p = np.int64(tflat[col + np.uint64(xflat[xb + s2])])
+                    #ACCUMULATE
+                    acc2 = acc
+                    acc = acc3
+                    p = np.int64(tflat[col + np.uint64(xflat[xb + s3])])
+                    #ACCUMULATE
+                    acc3 = acc
+                out[nn, o, oh, ow] = (acc0 << shift) >> shift
+                out[nn, o, oh, ow + 1] = (acc1 << shift) >> shift
+                out[nn, o, oh, ow + 2] = (acc2 << shift) >> shift
+                out[nn, o, oh, ow + 3] = (acc3 << shift) >> shift
+                ow += 4
+            while ow < WO:
+                b = rowbase + np.uint64(ow * sw)
+                acc = np.int64(0)
+                for k in range(K):
+                    p = np.int64(tflat[cols[o, k] + np.uint64(xflat[b + koff[k]])])
+                    #ACCUMULATE
+                out[nn, o, oh, ow] = (acc << shift) >> shift
+                ow += 1
 '''
 
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
