@@ -106,7 +106,8 @@ def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, HP, WP, sh, sw, g
     # column (256 entries from tflat[cols[o, k]], the table weight-major: 1 KB) stays in L1 and a MAC
     # is one load from it, indexed by the activation's pattern alone. Four adjacent outputs of a row
     # keep their accumulators in registers over all steps, k ascending for each (spec section 8);
-    # the row's last WO % 4 outputs take the same loop one at a time.
+    # a row's last block overlaps the one before it (WO = 7: outputs 0-3, then 3-6), a row narrower
+    # than four takes the same loop one output at a time.
     # xflat: the zero-padded input [N, C, HP, WP] as uint8 patterns, flat; koff [K]: where step
     # k = (c, i, j) reads, relative to the output's window in the group's first channel; cols [O, K]:
     # the weights' patterns times 256. out [N, O, HO, WO] gets each accumulator sign-extended from
@@ -118,13 +119,15 @@ def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, HP, WP, sh, sw, g
     s2 = np.uint64(2 * sw)
     s3 = np.uint64(3 * sw)
     for task in numba.prange(N * O):
-        nn = task // O
-        o = task % O
+        # image-minor: a thread's consecutive tasks share the output channel, so its K table columns
+        # stay in L1 (image-major, a 4 x 4 plane would reload 9 KB of columns for 144 MACs)
+        o = task // N
+        nn = task % N
         gbase = np.uint64(nn * C + (o // OG) * CG) * np.uint64(HP * WP)
         for oh in range(HO):
             rowbase = gbase + np.uint64(oh * sh * WP)
-            ow = 0
-            while ow + 4 <= WO:
+            for blk in range((WO + 3) // 4 if WO >= 4 else 0):
+                ow = min(4 * blk, WO - 4)  # the last block overlaps the one before: same values again
                 b = rowbase + np.uint64(ow * sw)
                 acc0 = np.int64(0)
                 acc1 = np.int64(0)
@@ -153,15 +156,13 @@ def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, HP, WP, sh, sw, g
                 out[nn, o, oh, ow + 1] = (acc1 << shift) >> shift
                 out[nn, o, oh, ow + 2] = (acc2 << shift) >> shift
                 out[nn, o, oh, ow + 3] = (acc3 << shift) >> shift
-                ow += 4
-            while ow < WO:
+            for ow in range(WO if WO < 4 else 0):  # rows narrower than a block: one output at a time
                 b = rowbase + np.uint64(ow * sw)
                 acc = np.int64(0)
                 for k in range(K):
                     p = np.int64(tflat[cols[o, k] + np.uint64(xflat[b + koff[k]])])
                     #ACCUMULATE
                 out[nn, o, oh, ow] = (acc << shift) >> shift
-                ow += 1
 '''
 
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
