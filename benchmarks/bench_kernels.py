@@ -11,7 +11,8 @@ each; --json also gives the medians). The machine is shared, so re-run when it i
 
 ``--batched`` times only the batched products and depthwise convolutions (issues 12 and 13): an
 attention product 256x4x17x16 @ 256x4x16x17 (one kernels.bmm call, and the per-matrix calls it
-replaces), 65 tokens (the split-table path), and depthwise 3x3 convolutions, each against torch fp32.
+replaces), 65 tokens (the split-table path), and depthwise 3x3 convolutions (LUT mode's column
+kernel; MobileNet's 7x7 and 4x4 planes, and a table without a split), each against torch fp32.
 """
 from __future__ import annotations
 
@@ -135,6 +136,7 @@ def batched(args, rng) -> int:
     import torch
     import torch.nn.functional as F
 
+    import opmodels
     from opmodels import kernels
     from tests.utils import conv2d_reference, matmul_reference
     rows = []
@@ -175,6 +177,11 @@ def batched(args, rng) -> int:
     depthwise(256, 64, 14, "M4P8", "exact")
     depthwise(256, 64, 14, "M4P8", "LOA8")
     depthwise(8, 64, 56, "M4P8", "exact", stride=2)
+    depthwise(256, 72, 7, "M4P8", "exact")  # MobileNet's (netsim.zoo) 7x7 and 4x4 depthwise layers
+    depthwise(256, 96, 4, "M4P8", "exact")
+    if "NOSPLIT8" not in opmodels.registered_ids():
+        opmodels.register(nosplit_operator())
+    depthwise(256, 64, 14, "NOSPLIT8", "exact")  # a table without a split: the same column kernel
     if args.json:
         print(json.dumps([dict(zip(("shape", "implementation", "s", "torch_fp32_s", "macs"), r)) for r in rows],
                          indent=2))
