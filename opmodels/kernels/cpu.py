@@ -86,16 +86,22 @@ def column_conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeomet
     """LUT mode's convolution where the split kernel does not pay (few outputs per group, e.g.
     depthwise, or few output pixels): one table column per (output channel, step), read at the
     activation's pattern for every pixel of the output plane. Any 8-bit table (with or without a
-    split, imported ones too), any ports (patterns ``& 255``, as :func:`.tables.lut_of` indexes)."""
-    xpad = padded(x, geometry.padding, np.uint8)  # patterns; padding is pattern 0, value 0
-    n, c, hp, wp = xpad.shape
+    split, imported ones too), any ports (patterns ``& 255``, as :func:`.tables.lut_of` indexes).
+    The kernel pads each task's planes itself (no padded copy of the input)."""
+    x = np.ascontiguousarray(x)
+    xpat = x.view(np.uint8) if x.dtype in (np.int8, np.uint8) else x.astype(np.uint8)  # the patterns
+    n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    koff = step_offsets(xpad.shape, w.shape, geometry).astype(np.uint64)  # k = (c, i, j), row-major
+    (ph, pw), (hp, wp) = geometry.padding, (h + 2 * geometry.padding[0], wd + 2 * geometry.padding[1])
+    koff = step_offsets((n, c, hp, wp), w.shape, geometry).astype(np.uint64)  # k = (c, i, j), row-major
     cols = np.ascontiguousarray(w.reshape(o, cg * kh * kw)).astype(np.uint8).astype(np.uint64) * np.uint64(256)
     result = np.empty((n, o, geometry.ho, geometry.wo), np.int64) if out is None else out
     shift = 0 if plan.adder is not None else 64 - plan.acc_width  # the exact adder's sum wraps to acc_width
     macs = result.size * koff.size
     generate.pick(generate.module(plan, "cpu"), "column_conv2d_kernel", macs)(
-        xpad.ravel(), koff, cols, _columns(plan).ravel(), result, c, cg, hp, wp, *geometry.stride, geometry.groups,
-        shift)
+        xpat.ravel(), koff, cols, _columns(plan).ravel(), result, c, cg, h, wd, ph, pw, *geometry.stride,
+        geometry.groups, shift, min(n * o, COLUMN_CHUNKS))
     return result
+
+
+COLUMN_CHUNKS = 64  # column_conv2d_kernel's chunks of tasks (each zeroes one scratch of padded planes)
