@@ -10,7 +10,8 @@ slows wall time by up to 10x here; the CPU time a single-threaded call gets is f
 
 Cases (the shapes of bench_kernels.py, random int8 operands): conv (8x64x56x56, 64 3x3 filters,
 pad 1), linear (256x512 @ 512x512), late (ResNet stage 3: 32x256x8x8, 256 3x3 filters), lenet1 and
-lenet2 (LeNet-5's convolutions at batch 256). ``--multiplier NOSPLIT8``: bench_kernels' table
+lenet2 (LeNet-5's convolutions at batch 256), dw14, dw7 and dw4 (depthwise 3x3 at batch 256:
+64x14x14, and MobileNet's 72x7x7 and 96x4x4). ``--multiplier NOSPLIT8``: bench_kernels' table
 without a split.
 """
 from __future__ import annotations
@@ -25,12 +26,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-CASES = {  # name: (x shape, w shape, padding) - padding None is a matmul
+CASES = {  # name: (x shape, w shape, padding[, groups]) - padding None is a matmul
     "conv": ((8, 64, 56, 56), (64, 64, 3, 3), 1),
     "linear": ((256, 512), (512, 512), None),
     "late": ((32, 256, 8, 8), (256, 256, 3, 3), 1),
     "lenet1": ((256, 1, 28, 28), (6, 1, 5, 5), 2),
     "lenet2": ((256, 6, 14, 14), (16, 6, 5, 5), 0),
+    "dw14": ((256, 64, 14, 14), (64, 1, 3, 3), 1, 64),  # depthwise 3x3 (LUT mode's column kernel)
+    "dw7": ((256, 72, 7, 7), (72, 1, 3, 3), 1, 72),     # MobileNet's (netsim.zoo) 7x7 and 4x4 blocks
+    "dw4": ((256, 96, 4, 4), (96, 1, 3, 3), 1, 96),
 }
 
 # Runs in the child process, with the exported commit first on sys.path.
@@ -39,7 +43,7 @@ import hashlib, json, sys, time
 import numba, numpy as np
 numba.set_num_threads(1)
 from opmodels import kernels
-xs, ws, pad, multiplier, adder, calls = json.loads(sys.argv[1])
+xs, ws, pad, groups, multiplier, adder, calls = json.loads(sys.argv[1])
 if multiplier == "NOSPLIT8":
     sys.path.insert(0, sys.argv[2])
     from bench_kernels import nosplit_operator
@@ -50,7 +54,7 @@ w = rng.integers(-128, 128, ws).astype(np.int8)
 if pad is None:
     call = lambda: kernels.matmul(x, w, multiplier, adder)
 else:
-    call = lambda: kernels.conv2d(x, w, multiplier, adder, padding=pad)
+    call = lambda: kernels.conv2d(x, w, multiplier, adder, padding=pad, groups=groups)
 result = call(); call()
 best = float("inf")
 for _ in range(calls):
@@ -92,8 +96,8 @@ def main(argv=None) -> int:
         env = dict(os.environ, OMP_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
         env.setdefault("OPMODELS_CACHE_DIR", str(Path(tmp) / "cache"))
         for case in args.case or ["conv", "linear"]:
-            xs, ws, pad = CASES[case]
-            spec = json.dumps([xs, ws, pad, args.multiplier, args.adder, args.calls])
+            xs, ws, pad, groups = (CASES[case] + (1,))[:4]
+            spec = json.dumps([xs, ws, pad, groups, args.multiplier, args.adder, args.calls])
             for round_ in range(args.rounds):
                 line, digests = [], set()
                 for commit, folder in zip(args.commits, folders):

@@ -72,8 +72,7 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
     # Direct convolution over an input already zero-padded (operand value 0: padded positions are
     # real MACs). One (image, output channel) per task; the (c, i, j) loops run in the spec's
     # row-major order around a plane of Ho x Wo accumulators, so each output sees k in order.
-    # The table comes weight-major in memory (table[x, w] at w * 256 + x): the weight is fixed in
-    # the inner loops, so one 1 KB table column serves a whole plane.
+    # Behavioural and exact mode (LUT mode takes column_conv2d_kernel); the table argument is unused.
     N, C, H, W = xs.shape
     O, CG, KH, KW = ws.shape
     HO, WO = out.shape[2], out.shape[3]
@@ -98,6 +97,93 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
                             #ACCUMULATE
                             accrow[ow] = acc
         out[nn, o] = accs
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, H, W, PH, PW, sh, sw, groups, shift, chunks):
+    # LUT mode, any groups (run where few outputs share a group, e.g. depthwise): one (image, output
+    # channel) per task. At step k the weight is fixed over the whole output plane, so its table
+    # column (256 entries from tflat[cols[o, k]], the table weight-major: 1 KB) stays in L1 and a MAC
+    # is one load from it, indexed by the activation's pattern alone. Four adjacent outputs of a row
+    # keep their accumulators in registers over all steps, k ascending for each (spec section 8);
+    # a row's last block overlaps the one before it (WO = 7: outputs 0-3, then 3-6), a row narrower
+    # than four takes the same loop one output at a time.
+    # xflat: the input [N, C, H, W] as uint8 patterns, flat. With padding, a task first copies its
+    # group's CG planes into the middle of a zeroed [CG, H + 2 PH, W + 2 PW] scratch of its chunk of
+    # tasks (the border stays pattern 0: padded positions are real MACs with operand 0), so no
+    # padded copy of the whole input is made. koff [K]: where step k = (c, i, j) reads, relative to
+    # the output's window in the group's first (padded) plane; cols [O, K]: the weights' patterns
+    # times 256. out [N, O, HO, WO] gets each accumulator sign-extended from its low 64 - shift bits
+    # (shift 0: a LOA's own result). Unsigned indices, no views.
+    O, K = cols.shape
+    N, HO, WO = out.shape[0], out.shape[2], out.shape[3]
+    OG = O // groups
+    HP = H + 2 * PH
+    WP = W + 2 * PW
+    pad = PH > 0 or PW > 0
+    s1 = np.uint64(sw)
+    s2 = np.uint64(2 * sw)
+    s3 = np.uint64(3 * sw)
+    tasks = N * O
+    for chunk in numba.prange(chunks):
+        scratch = np.zeros(CG * HP * WP if pad else 1, np.uint8)
+        # image-minor tasks: a thread's consecutive tasks share the output channel, so its K table
+        # columns stay in L1 (image-major, a 4 x 4 plane would reload 9 KB of columns for 144 MACs)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            o = task // N
+            nn = task % N
+            c0 = nn * C + (o // OG) * CG
+            if pad:
+                for c in range(CG):
+                    for h in range(H):
+                        src = np.uint64(((c0 + c) * H + h) * W)
+                        dst = np.uint64((c * HP + h + PH) * WP + PW)
+                        for w in range(W):
+                            scratch[dst + np.uint64(w)] = xflat[src + np.uint64(w)]
+                xs = scratch
+                gbase = np.uint64(0)
+            else:
+                xs = xflat
+                gbase = np.uint64(c0) * np.uint64(H * W)
+            for oh in range(HO):
+                rowbase = gbase + np.uint64(oh * sh * WP)
+                for blk in range((WO + 3) // 4 if WO >= 4 else 0):
+                    ow = min(4 * blk, WO - 4)  # the last block overlaps the one before: same values again
+                    b = rowbase + np.uint64(ow * sw)
+                    acc0 = np.int64(0)
+                    acc1 = np.int64(0)
+                    acc2 = np.int64(0)
+                    acc3 = np.int64(0)
+                    for k in range(K):
+                        xb = b + koff[k]
+                        col = cols[o, k]
+                        acc = acc0
+                        p = np.int64(tflat[col + np.uint64(xs[xb])])
+                        #ACCUMULATE
+                        acc0 = acc
+                        acc = acc1
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s1])])
+                        #ACCUMULATE
+                        acc1 = acc
+                        acc = acc2
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s2])])
+                        #ACCUMULATE
+                        acc2 = acc
+                        acc = acc3
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s3])])
+                        #ACCUMULATE
+                        acc3 = acc
+                    out[nn, o, oh, ow] = (acc0 << shift) >> shift
+                    out[nn, o, oh, ow + 1] = (acc1 << shift) >> shift
+                    out[nn, o, oh, ow + 2] = (acc2 << shift) >> shift
+                    out[nn, o, oh, ow + 3] = (acc3 << shift) >> shift
+                for ow in range(WO if WO < 4 else 0):  # rows narrower than a block: one output at a time
+                    b = rowbase + np.uint64(ow * sw)
+                    acc = np.int64(0)
+                    for k in range(K):
+                        p = np.int64(tflat[cols[o, k] + np.uint64(xs[b + koff[k]])])
+                        #ACCUMULATE
+                    out[nn, o, oh, ow] = (acc << shift) >> shift
 '''
 
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
