@@ -35,6 +35,7 @@ CASES = {  # name: (x shape, w shape, padding[, groups]) - padding None is a mat
     "dw14": ((256, 64, 14, 14), (64, 1, 3, 3), 1, 64),  # depthwise 3x3 (LUT mode's column kernel)
     "dw7": ((256, 72, 7, 7), (72, 1, 3, 3), 1, 72),     # MobileNet's (netsim.zoo) 7x7 and 4x4 blocks
     "dw4": ((256, 96, 4, 4), (96, 1, 3, 3), 1, 96),
+    "pw14": ((256, 64, 14, 14), (128, 64, 1, 1), 0),  # pointwise 1x1: a short k, the finishing pass shows
 }
 
 # Runs in the child process, with the exported commit first on sys.path.
