@@ -230,10 +230,11 @@ def build_tables(wpat, wpat2, has2, split, hb, pairs, tables):
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB):
+def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB, out, wrap, first, last):
     # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output: four steps per
     # pass over a row's accumulators (a quarter of their loads and stores), then the last KC % 4 one
     # at a time. NB is a constant in each block copy (split_kernel_nb<NB>): LLVM unrolls the row.
+    # A task's accumulators are its own block (BEGIN_BLOCK, END_BLOCK): they go to out at the end.
     # Flat unsigned indices and no array views (a view's reference count is an atomic that the
     # threads would share).
     G, NBLK, KC, R, NB = tables.shape
@@ -241,7 +242,6 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
-    aflat = accs.reshape(-1)
     nbu = np.uint64(NB)
     pairs = lo_rows == 256
     su = np.uint64(shift)
@@ -252,6 +252,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
+        #BEGIN_BLOCK
         t = np.uint64((g * NBLK + nb) * KC * R * NB)
         step = np.uint64(R * NB)
         K4 = KC - KC % 4
@@ -261,7 +262,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
             for m in range(m0, m1):
                 b = base[m]
                 #ROWS4
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[lo0 + j] + tflat[hi0 + j]
@@ -279,16 +280,17 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
             for m in range(m0, m1):
                 b = base[m]
                 #ROWS1
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[lo0 + j] + tflat[hi0 + j]
                     #ACCUMULATE
                     aflat[a0 + j] = acc
+        #END_BLOCK
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def row_kernel(xflat, base, koff, goff, tables, accs, MB):
+def row_kernel(xflat, base, koff, goff, tables, accs, MB, out, wrap, first, last):
     # A table without a split: each step's table holds the weights' whole columns (256 rows, one
     # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
     # split_kernel's loops, two steps per pass (four steps' tables, 256 rows each, leave L1),
@@ -298,13 +300,13 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
-    aflat = accs.reshape(-1)
     nbu = np.uint64(NB)
     for task in numba.prange(G * NBLK * MBLK):
         g = task // (NBLK * MBLK)
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
+        #BEGIN_BLOCK
         t = np.uint64((g * NBLK + nb) * KC * R * NB)
         step = np.uint64(R * NB)
         for k in range(0, KC, 2):
@@ -316,7 +318,7 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
             for m in range(m0, m1):
                 r0 = t0 + np.uint64(xflat[base[m] + o0]) * nbu
                 r1 = t1 + np.uint64(xflat[base[m] + o1]) * nbu
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[r0 + j]
@@ -325,26 +327,7 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
                         p = tflat[r1 + j]
                         #ACCUMULATE
                     aflat[a0 + j] = acc
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def finish(accs, out, shift):
-    # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
-    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
-    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping; one task per
-    # (image or matmul row, block of outputs): a matmul (P = 1) reads and writes both contiguously.
-    G, NBLK, M, NB = accs.shape
-    I, O, P = out.shape
-    OG = O // G
-    for task in numba.prange(I * G * NBLK):
-        i = task // (G * NBLK)
-        g = (task // NBLK) % G
-        nb = task % NBLK
-        for j in range(min(NB, OG - nb * NB)):
-            o = g * OG + nb * NB + j
-            for p in range(P):
-                v = np.int64(accs[g, nb, i * P + p, j])
-                out[i, o, p] = (v << shift) >> shift
+        #END_BLOCK
 '''
 
 BLOCKS = (8, 16, 32, 64, 128)  # the output block widths NB of the split kernels (kernels.split)
@@ -360,8 +343,36 @@ def with_block_copies(text: str, names=("split_kernel", "row_kernel")) -> str:
         body = text[start:end]
         copies = [re.sub(r"^(\s*)NB = .*#BLOCK$", rf"\g<1>NB = {nb}", body.replace(f"def {name}(", f"def {name}_nb{nb}("),
                          flags=re.M) for nb in BLOCKS]
-        text = text[:start] + "".join(copies) + text[end:]
+        text = text[:start] + "\n\n\n".join(copy.rstrip("\n") for copy in copies) + "\n\n\n" + text[end:]
     return text
+
+
+# A task's block of accumulators in the split kernels: its own array (no other thread writes near it,
+# and it never leaves the cache). It starts at zero, or at the partial sums that the previous chunk of
+# steps left in accs (tables built per call in chunks); after the last chunk it goes straight to out
+# (row m = i * P + p, output o), sign-extended from its low 64 - wrap bits (the acc_width-bit
+# register; wrap 0 keeps a LOA's own result) and converted to out's dtype, else back to accs.
+BEGIN_BLOCK = """
+aflat = np.empty((m1 - m0) * NB, accs.dtype)
+whole = accs.reshape(-1)
+held = np.uint64(((g * NBLK + nb) * M + m0) * NB)
+for e in range((m1 - m0) * NB):
+    aflat[e] = 0 if first else whole[held + np.uint64(e)]
+""".strip().splitlines()
+END_BLOCK = """
+if last:
+    P = out.shape[2]
+    OG = out.shape[1] // G
+    o0 = g * OG + nb * NB
+    for m in range(m0, m1):
+        a0 = (m - m0) * NB
+        for j in range(min(NB, OG - nb * NB)):
+            v = np.int64(aflat[a0 + j])
+            out[m // P, o0 + j, m % P] = (v << wrap) >> wrap
+else:
+    for e in range((m1 - m0) * NB):
+        whole[held + np.uint64(e)] = aflat[e]
+""".strip().splitlines()
 
 
 def split_offsets(steps: int) -> list[str]:
@@ -490,6 +501,7 @@ def fill(template: str, blocks: dict[str, list[str]]) -> str:
 TEMPLATES = {
     "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
     "split": (with_block_copies(fill(SPLIT_KERNELS, {"OFFSETS4": split_offsets(4), "ROWS4": split_rows(4),
-                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1)})), numba_cpu.CPU,
+                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1),
+                                                  "BEGIN_BLOCK": BEGIN_BLOCK, "END_BLOCK": END_BLOCK})), numba_cpu.CPU,
               LUT_LINE, "split"),
 }
