@@ -242,6 +242,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
+    whole = accs.reshape(-1)  # partial sums between chunks of steps (BEGIN_BLOCK, END_BLOCK)
     nbu = np.uint64(NB)
     pairs = lo_rows == 256
     su = np.uint64(shift)
@@ -300,6 +301,7 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB, out, wrap, first, last
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
+    whole = accs.reshape(-1)  # partial sums between chunks of steps (BEGIN_BLOCK, END_BLOCK)
     nbu = np.uint64(NB)
     for task in numba.prange(G * NBLK * MBLK):
         g = task // (NBLK * MBLK)
@@ -353,22 +355,23 @@ def with_block_copies(text: str, names=("split_kernel", "row_kernel")) -> str:
 # (row m = i * P + p, output o), sign-extended from its low 64 - wrap bits (the acc_width-bit
 # register; wrap 0 keeps a LOA's own result) and converted to out's dtype, else back to accs.
 BEGIN_BLOCK = """
-aflat = np.empty((m1 - m0) * NB, accs.dtype)
-whole = accs.reshape(-1)
+aflat = np.zeros((m1 - m0) * NB, accs.dtype)
 held = np.uint64(((g * NBLK + nb) * M + m0) * NB)
-for e in range((m1 - m0) * NB):
-    aflat[e] = 0 if first else whole[held + np.uint64(e)]
+if not first:
+    for e in range((m1 - m0) * NB):
+        aflat[e] = whole[held + np.uint64(e)]
 """.strip().splitlines()
 END_BLOCK = """
-if last:
+if last:  # names of their own: numba types a name once per function (j, a0 are uint64 above)
     P = out.shape[2]
     OG = out.shape[1] // G
-    o0 = g * OG + nb * NB
-    for m in range(m0, m1):
-        a0 = (m - m0) * NB
-        for j in range(min(NB, OG - nb * NB)):
-            v = np.int64(aflat[a0 + j])
-            out[m // P, o0 + j, m % P] = (v << wrap) >> wrap
+    first_out = g * OG + nb * NB
+    for row in range(m0, m1):
+        image, pixel = row // P, row % P
+        at = (row - m0) * NB
+        for col in range(min(NB, OG - nb * NB)):
+            v = np.int64(aflat[at + col])
+            out[image, first_out + col, pixel] = (v << wrap) >> wrap
 else:
     for e in range((m1 - m0) * NB):
         whole[held + np.uint64(e)] = aflat[e]
