@@ -366,12 +366,15 @@ if last:  # names of their own: numba types a name once per function (j, a0 are 
     P = out.shape[2]
     OG = out.shape[1] // G
     first_out = g * OG + nb * NB
+    image, pixel = m0 // P, m0 % P  # of row m0; then counted, not divided, row by row
     for row in range(m0, m1):
-        image, pixel = row // P, row % P
         at = (row - m0) * NB
         for col in range(min(NB, OG - nb * NB)):
             v = np.int64(aflat[at + col])
             out[image, first_out + col, pixel] = (v << wrap) >> wrap
+        pixel += 1
+        if pixel == P:
+            image, pixel = image + 1, 0
 else:
     for e in range((m1 - m0) * NB):
         whole[held + np.uint64(e)] = aflat[e]
