@@ -1,6 +1,6 @@
 """Where a table-kernel call spends its time, and what its inner loops execute.
 
-Stages: the generated module's functions (build_tables, split_kernel / row_kernel, finish) timed by
+Stages: the generated module's functions (build_tables, split_kernel_nb* / row_kernel_nb*) timed by
 wrapping them, best of --repeat calls after a warm-up (so prepared tables are already kept: run with
 --cold to clear the table cache before every call and see the building too). Then, with --asm, the
 instruction mix of the innermost vector loops of the compiled kernels (a non-parallel copy of the

@@ -188,7 +188,7 @@ def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None)
     b, m, k = x.shape
     n = w.shape[2]
     xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
-    rows = np.empty((m, b * n, 1), np.int64 if out is None else out.dtype)  # [M, (B, N)]: finish's layout
+    rows = np.empty((m, b * n, 1), np.int64 if out is None else out.dtype)  # [M, (B, N)]: the kernels' output layout
     accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w,
                np.arange(b, dtype=np.int64) * (m * k), rows, keep=False)
     result = rows.reshape(m, b, n).transpose(1, 0, 2)
