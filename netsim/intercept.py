@@ -399,11 +399,7 @@ def product(state, name: str, types, a: torch.Tensor, b: torch.Tensor, kind: str
     if not settings.quantize:
         return torch.matmul(a, b)
     arith = state.arithmetic(name, settings)
-    sa = products.matrix_scale(a, settings.a_bits, settings.scale)
-    sb = products.matrix_scale(b, settings.w_bits, settings.scale)
-    acc = products.matmul(quant.quantize(a.detach(), sa, settings.a_bits),
-                          quant.quantize(b.detach(), sb, settings.w_bits), arith)
-    y = products.dequantize(acc, sa * sb, a.dtype)
+    y = products.activation_product(a, b, arith, settings.a_bits, settings.w_bits, settings.scale)
     return _straight_through(y, lambda: torch.matmul(a, b)) if _needs_grad(a, b) else y
 
 
