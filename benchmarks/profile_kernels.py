@@ -130,10 +130,10 @@ def main(argv=None) -> int:
             accs = z((1, 1, 10, 64), np.int32)  # LOA8 (32 bits): int32 lanes too (generate.loa_lines)
             split_args = (z(100, np.uint8), z(10, np.int64), z(4, np.int64), z(4, np.int64), z(1, np.int64),
                           z((1, 1, 4, 32, 64), np.int16), 4, 16, accs, 5)
-            print(f"{label}: inner loops (instructions, mix): {assembly(plan, 'split_kernel', split_args)}")
+            print(f"{label}: inner loops (instructions, mix): {assembly(plan, 'split_kernel_nb64', split_args)}")
         row_args = (z(100, np.uint8), z(10, np.int64), z(4, np.int64), z(1, np.int64), z((1, 1, 4, 256, 64), np.int16),
                     z((1, 1, 10, 64), np.int32), 5)
-        print(f"whole-column rows, exact: inner loops: {assembly(kernels.plan('M4P8'), 'row_kernel', row_args)}")
+        print(f"whole-column rows, exact: inner loops: {assembly(kernels.plan('M4P8'), 'row_kernel_nb64', row_args)}")
     return 0
 
 

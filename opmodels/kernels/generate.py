@@ -145,11 +145,13 @@ def build_tables(wpat, wpat2, has2, split, hb, pairs, tables):
 
 @numba.njit(cache=True, parallel=True, nogil=True)
 def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB):
-    # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output. A step reads
-    # x = xflat[base[m] + koff[k]], or with pair tables the pattern pair x | x2 << 8 (x2 at koff2[k]).
+    # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output: four steps per
+    # pass over a row's accumulators (a quarter of their loads and stores), then the last KC % 4 one
+    # at a time. NB is a constant in each block copy (split_kernel_nb<NB>): LLVM unrolls the row.
     # Flat unsigned indices and no array views (a view's reference count is an atomic that the
     # threads would share).
     G, NBLK, KC, R, NB = tables.shape
+    NB = tables.shape[4]  #BLOCK
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
@@ -164,32 +166,38 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
-        # Two steps per pass over the accumulators (half the loads and stores of them).
-        for k in range(0, KC, 2):
-            two = k + 1 < KC
-            k1 = k + 1 if two else k
-            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
-            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+        t = np.uint64((g * NBLK + nb) * KC * R * NB)
+        step = np.uint64(R * NB)
+        K4 = KC - KC % 4
+        for k in range(0, K4, 4):
+            t0 = t + np.uint64(k) * step
+            #OFFSETS4
             for m in range(m0, m1):
-                b = base[m] + goff[g]
-                x0 = np.uint64(xflat[b + koff[k]])
-                x1 = np.uint64(xflat[b + koff[k1]])
-                if pairs:
-                    x0 |= np.uint64(xflat[b + koff2[k]]) << np.uint64(8)
-                    x1 |= np.uint64(xflat[b + koff2[k1]]) << np.uint64(8)
-                # low nibbles (of both patterns), then the high parts: rows lo_rows ..
-                lo0 = t0 + ((x0 & np.uint64(15)) | ((x0 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
-                lo1 = t1 + ((x1 & np.uint64(15)) | ((x1 >> np.uint64(4)) & np.uint64(0xF0))) * nbu
-                hi0 = t0 + (lou + (((x0 & np.uint64(255)) >> su) | ((x0 >> (np.uint64(8) + su)) << hbu))) * nbu
-                hi1 = t1 + (lou + (((x1 & np.uint64(255)) >> su) | ((x1 >> (np.uint64(8) + su)) << hbu))) * nbu
+                b = base[m]
+                #ROWS4
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[lo0 + j] + tflat[hi0 + j]
                     #ACCUMULATE
-                    if two:
-                        p = tflat[lo1 + j] + tflat[hi1 + j]
-                        #ACCUMULATE
+                    p = tflat[lo1 + j] + tflat[hi1 + j]
+                    #ACCUMULATE
+                    p = tflat[lo2 + j] + tflat[hi2 + j]
+                    #ACCUMULATE
+                    p = tflat[lo3 + j] + tflat[hi3 + j]
+                    #ACCUMULATE
+                    aflat[a0 + j] = acc
+        for k in range(K4, KC):
+            t0 = t + np.uint64(k) * step
+            #OFFSETS1
+            for m in range(m0, m1):
+                b = base[m]
+                #ROWS1
+                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                for j in range(nbu):
+                    acc = aflat[a0 + j]
+                    p = tflat[lo0 + j] + tflat[hi0 + j]
+                    #ACCUMULATE
                     aflat[a0 + j] = acc
 
 
@@ -197,8 +205,10 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
 def row_kernel(xflat, base, koff, goff, tables, accs, MB):
     # A table without a split: each step's table holds the weights' whole columns (256 rows, one
     # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
-    # split_kernel's loops: two steps per pass, k ascending for every output.
+    # split_kernel's loops, two steps per pass (four steps' tables, 256 rows each, leave L1),
+    # k ascending for every output.
     G, NBLK, KC, R, NB = tables.shape
+    NB = tables.shape[4]  #BLOCK
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
@@ -209,15 +219,17 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
+        t = np.uint64((g * NBLK + nb) * KC * R * NB)
+        step = np.uint64(R * NB)
         for k in range(0, KC, 2):
             two = k + 1 < KC
-            k1 = k + 1 if two else k
-            t0 = np.uint64(((g * NBLK + nb) * KC + k) * R * NB)
-            t1 = np.uint64(((g * NBLK + nb) * KC + k1) * R * NB)
+            t0 = t + np.uint64(k) * step
+            t1 = t0 + step if two else t0
+            o0 = koff[k] + goff[g]
+            o1 = koff[k + 1] + goff[g] if two else o0
             for m in range(m0, m1):
-                b = base[m] + goff[g]
-                r0 = t0 + np.uint64(xflat[b + koff[k]]) * nbu
-                r1 = t1 + np.uint64(xflat[b + koff[k1]]) * nbu
+                r0 = t0 + np.uint64(xflat[base[m] + o0]) * nbu
+                r1 = t1 + np.uint64(xflat[base[m] + o1]) * nbu
                 a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
@@ -249,11 +261,45 @@ def finish(accs, out, shift):
                 out[i, o, p] = (v << shift) >> shift
 '''
 
-# template name -> (text, renderer, LUT-mode product line, file stem)
-TEMPLATES = {
-    "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
-    "split": (SPLIT_KERNELS, numba_cpu.CPU, LUT_LINE, "split"),
-}
+BLOCKS = (8, 16, 32, 64, 128)  # the output block widths NB of the split kernels (kernels.split)
+
+
+def with_block_copies(text: str, names=("split_kernel", "row_kernel")) -> str:
+    """The template with each named kernel replaced by one copy per block width NB, named
+    ``<name>_nb<NB>``, in which NB is a constant (the ``#BLOCK`` line): LLVM then unrolls a row's
+    vector loop and drops its remainder checks, which cost a quarter of a 64-wide row's time."""
+    for name in names:
+        start = text.rindex("@numba.njit", 0, text.index(f"def {name}("))
+        end = text.find("\n@numba.njit", start + 1) + 1 or len(text)
+        body = text[start:end]
+        copies = [re.sub(r"^(\s*)NB = .*#BLOCK$", rf"\g<1>NB = {nb}", body.replace(f"def {name}(", f"def {name}_nb{nb}("),
+                         flags=re.M) for nb in BLOCKS]
+        text = text[:start] + "".join(copies) + text[end:]
+    return text
+
+
+def split_offsets(steps: int) -> list[str]:
+    """Before the rows: the offsets ``o<i>`` (and ``p<i>`` of the pair's second pattern) of step
+    ``k + i`` in the group's activations, i < steps. Locals, not loads in every row (LLVM cannot move
+    a load of koff past the stores to the accumulators)."""
+    return [f"o{i}, p{i} = koff[k + {i}] + goff[g], koff2[k + {i}] + goff[g]" for i in range(steps)]
+
+
+def split_rows(steps: int) -> list[str]:
+    """The rows ``lo<i>``, ``hi<i>`` that step ``k + i`` adds for the activation row at ``b``, i < steps:
+    x = xflat[b + o<i>], or with pair tables the pattern pair x | x2 << 8 (x2 at b + p<i>); the low
+    nibbles (of both patterns) index rows 0.., the high parts rows lou... Pasted as text, not called:
+    an array passed to a function costs reference counting in every row."""
+    lines = []
+    for i in range(steps):
+        lines += [f"x{i} = np.uint64(xflat[b + o{i}])",
+                  "if pairs:",
+                  f"    x{i} |= np.uint64(xflat[b + p{i}]) << np.uint64(8)",
+                  f"ts{i} = t0 + np.uint64({i}) * step",
+                  f"lo{i} = ts{i} + ((x{i} & np.uint64(15)) | ((x{i} >> np.uint64(4)) & np.uint64(0xF0))) * nbu",
+                  f"hi{i} = ts{i} + (lou + (((x{i} & np.uint64(255)) >> su) | ((x{i} >> (np.uint64(8) + su)) << hbu))) * nbu"]
+    return lines
+
 
 _modules: dict[tuple, object] = {}
 
@@ -325,17 +371,17 @@ def accumulate_lines(plan, renderer) -> list[str]:
 
 def loa_lines(width: int, l: int) -> list[str]:
     """``acc = LOA(acc, p)`` (spec section 7) as whole-word signed operations, so that a row of outputs
-    is a few vector ops per MAC: the low l bits OR, the carry in from bit l - 1 AND, the upper part one
-    add, then the w-bit register read as signed. Only the low w bits of ``acc`` and ``p`` matter (OR,
-    AND, + and << never carry into lower bits), so it holds in int32 lanes for w <= 32 (the store
+    is a few vector ops per MAC. Bits l - 1 and up of both operands are added: bit l - 1's carry is
+    the LOA's carry in (its AND), its sum bit (XOR) and the lower bits of the sum are zero or, ORed
+    with the low l bits' OR, give that OR. Only the low w bits of ``acc`` and ``p`` matter (OR, AND,
+    + and << never carry into lower bits), so it holds in int32 lanes for w <= 32 (the store
     truncates, LLVM narrows the ops) and in int64 ones for any w <= 64 - and p needs no sign extension
     to w first. Checked against the LOA's interpreter in ``tests/opmodels/test_kernels.py``."""
     if l == 0:
         lines = ["acc = acc + p"]
     else:
-        low, carry = (1 << l) - 1, 1 << (l - 1)
-        lines = [f"acc = ((acc & np.int64({~low})) + (p & np.int64({~low})) + ((acc & p & np.int64({carry})) "
-                 f"<< np.int64(1))) | ((acc | p) & np.int64({low}))"]
+        upper, low = ~((1 << (l - 1)) - 1), (1 << l) - 1
+        lines = [f"acc = ((acc & np.int64({upper})) + (p & np.int64({upper}))) | ((acc | p) & np.int64({low}))"]
     if width < 64:
         lines.append(f"acc = (acc << np.int64({64 - width})) >> np.int64({64 - width})")
     return lines
@@ -352,3 +398,12 @@ def fill(template: str, blocks: dict[str, list[str]]) -> str:
         else:
             out.append(line)
     return "\n".join(out) + "\n"
+
+
+# template name -> (text, renderer, LUT-mode product line, file stem)
+TEMPLATES = {
+    "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
+    "split": (with_block_copies(fill(SPLIT_KERNELS, {"OFFSETS4": split_offsets(4), "ROWS4": split_rows(4),
+                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1)})), numba_cpu.CPU,
+              LUT_LINE, "split"),
+}

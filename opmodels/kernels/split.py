@@ -100,8 +100,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool 
     module = generate.module(plan, "split")
     macs = G * M * K * OG
     build_tables = generate.pick(module, "build_tables", macs)
-    split_kernel = generate.pick(module, "split_kernel", macs)
-    row_kernel = generate.pick(module, "row_kernel", macs)
+    split_kernel = generate.pick(module, f"split_kernel_nb{NB}", macs)
+    row_kernel = generate.pick(module, f"row_kernel_nb{NB}", macs)
     goff = np.asarray(group_offsets, np.int64)
     mb = _row_block(M, G * nblocks, NB * accs.itemsize)
     for k0, tables in _tables(plan, layout, wpat, G, nblocks, NB, build_tables, keep):
