@@ -586,3 +586,40 @@ def test_an_intercepted_weight_changed_in_place_changes_the_result():
         fresh = netsim.convert(Function(lambda m, x: F.linear(x, m.w), w=amodel.w.detach().clone()),
                                netsim.Config.uniform(multiplier="M4P8"))(x)
     assert torch.equal(after, fresh) and not torch.equal(before, after)
+
+
+def test_converted_layers_run_without_the_mode_and_products_after_them_are_still_intercepted(monkeypatch):
+    """The interception mode is off torch's stack while a converted layer (opaque) runs and back after it,
+    also when the layer raises: the product after it is still simulated, and nothing stays pushed."""
+    from netsim.layers import ApproxLinear
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, a):
+            depths.append(("model", torch._C._len_torch_function_stack()))
+            h = self.fc(a)
+            return h @ h.transpose(-1, -2)
+
+    depths = []
+    approx_forward = ApproxLinear._approx_forward
+
+    def spy(self, x):
+        depths.append(("fc", torch._C._len_torch_function_stack()))
+        return approx_forward(self, x)
+
+    a = torch.randn(4, 8)
+    amodel = netsim.convert(Net(), netsim.Config.uniform(multiplier="M4P8"), calibration=[a])
+    monkeypatch.setattr(ApproxLinear, "_approx_forward", spy)
+    depths.clear()  # the calibration pass ran the float model
+    with torch.no_grad():
+        y = amodel(a)
+        assert depths == [("model", 1), ("fc", 0)]
+        with pytest.raises(RuntimeError):
+            amodel(torch.randn(4, 5))  # the converted layer raises inside
+        assert torch._C._len_torch_function_stack() == 0
+        assert torch.equal(amodel(a), y)
+    kinds = {row["layer"]: row["kind"] for row in netsim.describe(amodel).rows}
+    assert kinds == {"fc": "linear", "matmul": "matmul"}
