@@ -178,6 +178,15 @@ def matmul(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = No
     return out
 
 
+def step_table_bytes(plan: Plan, outputs: int) -> int:
+    """About the bytes of one step's tables for one matrix of ``outputs`` columns, built per call by
+    :func:`bmm` (split rows, or whole-column rows for a table without a split; blocks padded to NB)."""
+    NB = _block_width(outputs)
+    split = plan.split()
+    rows, itemsize = (256, 4) if split is None else (16 + (256 >> split[0]), split[1].itemsize)
+    return -(-outputs // NB) * NB * rows * itemsize
+
+
 def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """x [B, M, K] @ w [B, K, N] in one call: the B matrices of w are the groups of one table build
     (built per call, not kept: batched products multiply activations), read at group offsets b*M*K."""

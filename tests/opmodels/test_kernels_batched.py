@@ -197,3 +197,32 @@ def test_conv2d_int8_input_as_patterns(padding):
                                                       padding=padding))
     np.testing.assert_array_equal(got, conv2d_reference(x, w, "M4P8", "exact", 32, (1, 1), (padding, padding)))
     np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("table_bytes", [1, 40 << 10, None])  # a slice per matrix, a few per slice, one call
+def test_bmm_split_tables_in_batch_slices(table_bytes, monkeypatch):
+    """From BMM_SPLIT_MIN_ROWS rows the batch takes the split tables, in slices of the batch whose tables
+    fit BMM_TABLE_BYTES per step: every slicing gives the reference, into a fresh array or out=."""
+    if table_bytes is not None:
+        monkeypatch.setattr(kernels, "BMM_TABLE_BYTES", table_bytes)
+    called = []
+    monkeypatch.setattr(kernels.split, "bmm", lambda *args, _bmm=kernels.split.bmm: called.append(1) or _bmm(*args))
+    b, m, k, n = 7, kernels.BMM_SPLIT_MIN_ROWS + 3, 9, 20
+    x, w = operands((b, m, k)), operands((b, k, n))
+    for multiplier, adder in (("M4P8", "exact"), ("M2P8", "LOA8"), ("NOSPLIT_TEST", "exact")):
+        op = multiplier if multiplier != "NOSPLIT_TEST" else nosplit_multiplier()
+        expected = batched_reference(x, w, op, adder, 32, "w")
+        called.clear()
+        np.testing.assert_array_equal(kernels.bmm(x, w, op, adder), expected, err_msg=str(multiplier))
+        slices = {1: b, 40 << 10: -(-b // max(1, (40 << 10) // kernels.split.step_table_bytes(
+            kernels.plan(op, adder), n))), None: 1}[table_bytes]
+        assert len(called) == slices
+        out = np.empty((b, m, n), np.float32)
+        assert kernels.bmm(x, w, op, adder, out=out) is out
+        np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
+def nosplit_multiplier():
+    """An 8-bit table without an additive split (whole-column rows): test_kernels' own no-split operator."""
+    from tests.opmodels.test_kernels import _nosplit
+    return _nosplit()
