@@ -11,7 +11,8 @@ each; --json also gives the medians). The machine is shared, so re-run when it i
 
 ``--batched`` times only the batched products and depthwise convolutions (issues 12 and 13): an
 attention product 256x4x17x16 @ 256x4x16x17 (one kernels.bmm call, and the per-matrix calls it
-replaces), 65 tokens (the split-table path), and depthwise 3x3 convolutions, each against torch fp32.
+replaces), 65 tokens (the split-table path), and depthwise 3x3 convolutions (LUT mode's column
+kernel; MobileNet's 7x7 and 4x4 planes, and a table without a split), each against torch fp32.
 """
 from __future__ import annotations
 
@@ -90,6 +91,7 @@ def gather_kernel_matmul(plan, x, w):
 
 
 def gather_kernel_conv(plan, x, w, padding):
+    """LUT mode's loop kernel for convolutions (cpu.column_conv2d: depthwise layers, tiny shapes)."""
     from opmodels.kernels import conv_geometry, cpu
     return cpu.conv2d(plan, x, w, conv_geometry(x.shape, w.shape, padding=padding))
 
@@ -134,6 +136,7 @@ def batched(args, rng) -> int:
     import torch
     import torch.nn.functional as F
 
+    import opmodels
     from opmodels import kernels
     from tests.utils import conv2d_reference, matmul_reference
     rows = []
@@ -174,6 +177,11 @@ def batched(args, rng) -> int:
     depthwise(256, 64, 14, "M4P8", "exact")
     depthwise(256, 64, 14, "M4P8", "LOA8")
     depthwise(8, 64, 56, "M4P8", "exact", stride=2)
+    depthwise(256, 72, 7, "M4P8", "exact")  # MobileNet's (netsim.zoo) 7x7 and 4x4 depthwise layers
+    depthwise(256, 96, 4, "M4P8", "exact")
+    if "NOSPLIT8" not in opmodels.registered_ids():
+        opmodels.register(nosplit_operator())
+    depthwise(256, 64, 14, "NOSPLIT8", "exact")  # a table without a split: the same column kernel
     if args.json:
         print(json.dumps([dict(zip(("shape", "implementation", "s", "torch_fp32_s", "macs"), r)) for r in rows],
                          indent=2))
@@ -262,7 +270,7 @@ def main(argv=None) -> int:
         elif step == "gather conv":
             t = best_time(lambda: gather_kernel_conv(plan, x_conv, w_conv, 1), max(1, args.repeat // 2))
             results.update(gather_conv_s=t, gather_conv_ratio=t / t_conv)
-            rows.append(("conv2d", "LUT M4P8 gather loop", t, t / t_conv))
+            rows.append(("conv2d", "LUT M4P8 column kernel", t, t / t_conv))
         elif step == "loa linear":
             got = kernels.matmul(x_lin[:32], w_lin, "M4P8", "LOA8")
             from tests.utils import matmul_reference

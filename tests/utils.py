@@ -92,12 +92,12 @@ def wrap(values, width: int) -> np.ndarray:
 
 
 def products(multiplier, a, b) -> np.ndarray:
-    """P(a, b) elementwise (broadcast): the interpreter, the LUT gather for 8-bit ids, or a*b."""
+    """P(a, b) elementwise (broadcast): the interpreter, the LUT gather for 8 x 8 operators, or a*b."""
     a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
     if multiplier is opmodels.EXACT_PRODUCT:
         return a * b
     op = opmodels.get(multiplier)
-    if op.width == 8:
+    if op.a.width == op.b.width == 8:
         return op.lut()[a & 0xFF, b & 0xFF].astype(np.int64)
     return op.evaluate(a, b)
 

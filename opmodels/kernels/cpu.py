@@ -1,7 +1,9 @@
 """Run on the CPU: the generated loop kernels (template ``"cpu"`` of :mod:`.generate`), every mode.
 
-LUT mode reads the 256 x 256 table, behavioural mode runs the multiplier's pasted statements, exact
-mode ``x * w``. Used where :func:`.planning.route` does not pick the split kernel.
+LUT mode reads the 256 x 256 table (a convolution: one table column per output channel and step,
+:func:`column_conv2d`), behavioural mode runs the multiplier's pasted statements, exact mode
+``x * w``. Used where :func:`.planning.route` does not pick the split kernel (depthwise and other
+convolutions with few outputs per group, tiny shapes, batched products of activations).
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 
 from ..bits import wrap_signed
 from . import generate, tables
-from .geometry import ConvGeometry, padded
+from .geometry import ConvGeometry, padded, step_offsets
 from .planning import Plan
 
 
@@ -81,12 +83,50 @@ def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None)
 
 def conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
            out: np.ndarray | None = None) -> np.ndarray:
+    if plan.mode == "lut":
+        return column_conv2d(plan, x, w, geometry, out)
     low, high = plan.port_of("x").range
     xs = padded(x, geometry.padding, np.int16 if -2**15 <= low and high < 2**15 else np.int64)
     ws = np.ascontiguousarray(w, dtype=np.int64)
     result = np.empty((x.shape[0], w.shape[0], geometry.ho, geometry.wo), np.int64)
-    table = np.ascontiguousarray(_table(plan).T).T  # same indexing, weight-major memory
     macs = result.size * w.shape[1] * w.shape[2] * w.shape[3]
-    generate.pick(generate.module(plan, "cpu"), "conv2d_kernel", macs)(xs, ws, table, result, *geometry.stride,
+    generate.pick(generate.module(plan, "cpu"), "conv2d_kernel", macs)(xs, ws, _table(plan), result, *geometry.stride,
                                                                       *geometry.dilation, geometry.groups)
     return _finish(plan, result, out)
+
+
+def _columns(plan: Plan) -> np.ndarray:
+    """The table weight-major (``[w & 255, x & 255]``, int32, C order): one weight's column is 1 KB."""
+    key = (plan.multiplier.ir_hash, plan.booth_operand)
+    if key not in _columns_cache:
+        _columns_cache[key] = np.ascontiguousarray(plan.table().T)
+    return _columns_cache[key]
+
+
+_columns_cache: dict[tuple, np.ndarray] = {}
+
+
+def column_conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """LUT mode's convolution where the split kernel does not pay (few outputs per group, e.g.
+    depthwise, or few output pixels): one table column per (output channel, step), read at the
+    activation's pattern for every pixel of the output plane. Any 8-bit table (with or without a
+    split, imported ones too), any ports (patterns ``& 255``, as :func:`.tables.lut_of` indexes).
+    The kernel pads each task's planes itself (no padded copy of the input)."""
+    x = np.ascontiguousarray(x)
+    xpat = x.view(np.uint8) if x.dtype in (np.int8, np.uint8) else x.astype(np.uint8)  # the patterns
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (ph, pw), (hp, wp) = geometry.padding, (h + 2 * geometry.padding[0], wd + 2 * geometry.padding[1])
+    koff = step_offsets((n, c, hp, wp), w.shape, geometry).astype(np.uint64)  # k = (c, i, j), row-major
+    cols = np.ascontiguousarray(w.reshape(o, cg * kh * kw)).astype(np.uint8).astype(np.uint64) * np.uint64(256)
+    result = np.empty((n, o, geometry.ho, geometry.wo), np.int64) if out is None else out
+    shift = 0 if plan.adder is not None else 64 - plan.acc_width  # the exact adder's sum wraps to acc_width
+    macs = result.size * koff.size
+    generate.pick(generate.module(plan, "cpu"), "column_conv2d_kernel", macs)(
+        xpat.ravel(), koff, cols, _columns(plan).ravel(), result, c, cg, h, wd, ph, pw, *geometry.stride,
+        geometry.groups, shift, min(n * o, COLUMN_CHUNKS))
+    return result
+
+
+COLUMN_CHUNKS = 64  # column_conv2d_kernel's chunks of tasks (each zeroes one scratch of padded planes)

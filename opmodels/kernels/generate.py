@@ -72,8 +72,7 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
     # Direct convolution over an input already zero-padded (operand value 0: padded positions are
     # real MACs). One (image, output channel) per task; the (c, i, j) loops run in the spec's
     # row-major order around a plane of Ho x Wo accumulators, so each output sees k in order.
-    # The table comes weight-major in memory (table[x, w] at w * 256 + x): the weight is fixed in
-    # the inner loops, so one 1 KB table column serves a whole plane.
+    # Behavioural and exact mode (LUT mode takes column_conv2d_kernel); the table argument is unused.
     N, C, H, W = xs.shape
     O, CG, KH, KW = ws.shape
     HO, WO = out.shape[2], out.shape[3]
@@ -98,6 +97,93 @@ def conv2d_kernel(xs, ws, table, out, sh, sw, dh, dw, groups):
                             #ACCUMULATE
                             accrow[ow] = acc
         out[nn, o] = accs
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def column_conv2d_kernel(xflat, koff, cols, tflat, out, C, CG, H, W, PH, PW, sh, sw, groups, shift, chunks):
+    # LUT mode, any groups (run where few outputs share a group, e.g. depthwise): one (image, output
+    # channel) per task. At step k the weight is fixed over the whole output plane, so its table
+    # column (256 entries from tflat[cols[o, k]], the table weight-major: 1 KB) stays in L1 and a MAC
+    # is one load from it, indexed by the activation's pattern alone. Four adjacent outputs of a row
+    # keep their accumulators in registers over all steps, k ascending for each (spec section 8);
+    # a row's last block overlaps the one before it (WO = 7: outputs 0-3, then 3-6), a row narrower
+    # than four takes the same loop one output at a time.
+    # xflat: the input [N, C, H, W] as uint8 patterns, flat. With padding, a task first copies its
+    # group's CG planes into the middle of a zeroed [CG, H + 2 PH, W + 2 PW] scratch of its chunk of
+    # tasks (the border stays pattern 0: padded positions are real MACs with operand 0), so no
+    # padded copy of the whole input is made. koff [K]: where step k = (c, i, j) reads, relative to
+    # the output's window in the group's first (padded) plane; cols [O, K]: the weights' patterns
+    # times 256. out [N, O, HO, WO] gets each accumulator sign-extended from its low 64 - shift bits
+    # (shift 0: a LOA's own result). Unsigned indices, no views.
+    O, K = cols.shape
+    N, HO, WO = out.shape[0], out.shape[2], out.shape[3]
+    OG = O // groups
+    HP = H + 2 * PH
+    WP = W + 2 * PW
+    pad = PH > 0 or PW > 0
+    s1 = np.uint64(sw)
+    s2 = np.uint64(2 * sw)
+    s3 = np.uint64(3 * sw)
+    tasks = N * O
+    for chunk in numba.prange(chunks):
+        scratch = np.zeros(CG * HP * WP if pad else 1, np.uint8)
+        # image-minor tasks: a thread's consecutive tasks share the output channel, so its K table
+        # columns stay in L1 (image-major, a 4 x 4 plane would reload 9 KB of columns for 144 MACs)
+        for task in range(chunk * tasks // chunks, (chunk + 1) * tasks // chunks):
+            o = task // N
+            nn = task % N
+            c0 = nn * C + (o // OG) * CG
+            if pad:
+                for c in range(CG):
+                    for h in range(H):
+                        src = np.uint64(((c0 + c) * H + h) * W)
+                        dst = np.uint64((c * HP + h + PH) * WP + PW)
+                        for w in range(W):
+                            scratch[dst + np.uint64(w)] = xflat[src + np.uint64(w)]
+                xs = scratch
+                gbase = np.uint64(0)
+            else:
+                xs = xflat
+                gbase = np.uint64(c0) * np.uint64(H * W)
+            for oh in range(HO):
+                rowbase = gbase + np.uint64(oh * sh * WP)
+                for blk in range((WO + 3) // 4 if WO >= 4 else 0):
+                    ow = min(4 * blk, WO - 4)  # the last block overlaps the one before: same values again
+                    b = rowbase + np.uint64(ow * sw)
+                    acc0 = np.int64(0)
+                    acc1 = np.int64(0)
+                    acc2 = np.int64(0)
+                    acc3 = np.int64(0)
+                    for k in range(K):
+                        xb = b + koff[k]
+                        col = cols[o, k]
+                        acc = acc0
+                        p = np.int64(tflat[col + np.uint64(xs[xb])])
+                        #ACCUMULATE
+                        acc0 = acc
+                        acc = acc1
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s1])])
+                        #ACCUMULATE
+                        acc1 = acc
+                        acc = acc2
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s2])])
+                        #ACCUMULATE
+                        acc2 = acc
+                        acc = acc3
+                        p = np.int64(tflat[col + np.uint64(xs[xb + s3])])
+                        #ACCUMULATE
+                        acc3 = acc
+                    out[nn, o, oh, ow] = (acc0 << shift) >> shift
+                    out[nn, o, oh, ow + 1] = (acc1 << shift) >> shift
+                    out[nn, o, oh, ow + 2] = (acc2 << shift) >> shift
+                    out[nn, o, oh, ow + 3] = (acc3 << shift) >> shift
+                for ow in range(WO if WO < 4 else 0):  # rows narrower than a block: one output at a time
+                    b = rowbase + np.uint64(ow * sw)
+                    acc = np.int64(0)
+                    for k in range(K):
+                        p = np.int64(tflat[cols[o, k] + np.uint64(xs[b + koff[k]])])
+                        #ACCUMULATE
+                    out[nn, o, oh, ow] = (acc << shift) >> shift
 '''
 
 # -- CPU, LUT mode: split tables (see opmodels.kernels.split) -------------------------------------------
@@ -144,10 +230,11 @@ def build_tables(wpat, wpat2, has2, split, hb, pairs, tables):
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB):
+def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, MB, out, wrap, first, last):
     # accs[g, nb, m, :] += the MACs of the chunk's steps, k ascending for every output: four steps per
     # pass over a row's accumulators (a quarter of their loads and stores), then the last KC % 4 one
     # at a time. NB is a constant in each block copy (split_kernel_nb<NB>): LLVM unrolls the row.
+    # A task's accumulators are its own block (BEGIN_BLOCK, END_BLOCK): they go to out at the end.
     # Flat unsigned indices and no array views (a view's reference count is an atomic that the
     # threads would share).
     G, NBLK, KC, R, NB = tables.shape
@@ -155,7 +242,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
-    aflat = accs.reshape(-1)
+    whole = accs.reshape(-1)  # partial sums between chunks of steps (BEGIN_BLOCK, END_BLOCK)
     nbu = np.uint64(NB)
     pairs = lo_rows == 256
     su = np.uint64(shift)
@@ -166,6 +253,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
+        #BEGIN_BLOCK
         t = np.uint64((g * NBLK + nb) * KC * R * NB)
         step = np.uint64(R * NB)
         K4 = KC - KC % 4
@@ -175,7 +263,7 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
             for m in range(m0, m1):
                 b = base[m]
                 #ROWS4
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[lo0 + j] + tflat[hi0 + j]
@@ -193,16 +281,17 @@ def split_kernel(xflat, base, koff, koff2, goff, tables, shift, lo_rows, accs, M
             for m in range(m0, m1):
                 b = base[m]
                 #ROWS1
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[lo0 + j] + tflat[hi0 + j]
                     #ACCUMULATE
                     aflat[a0 + j] = acc
+        #END_BLOCK
 
 
 @numba.njit(cache=True, parallel=True, nogil=True)
-def row_kernel(xflat, base, koff, goff, tables, accs, MB):
+def row_kernel(xflat, base, koff, goff, tables, accs, MB, out, wrap, first, last):
     # A table without a split: each step's table holds the weights' whole columns (256 rows, one
     # per activation pattern), and a step adds the row of x = xflat[base[m] + koff[k]]. Otherwise
     # split_kernel's loops, two steps per pass (four steps' tables, 256 rows each, leave L1),
@@ -212,13 +301,14 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
     M = base.shape[0]
     MBLK = (M + MB - 1) // MB
     tflat = tables.reshape(-1)
-    aflat = accs.reshape(-1)
+    whole = accs.reshape(-1)  # partial sums between chunks of steps (BEGIN_BLOCK, END_BLOCK)
     nbu = np.uint64(NB)
     for task in numba.prange(G * NBLK * MBLK):
         g = task // (NBLK * MBLK)
         nb = (task // MBLK) % NBLK
         m0 = (task % MBLK) * MB
         m1 = min(M, m0 + MB)
+        #BEGIN_BLOCK
         t = np.uint64((g * NBLK + nb) * KC * R * NB)
         step = np.uint64(R * NB)
         for k in range(0, KC, 2):
@@ -230,7 +320,7 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
             for m in range(m0, m1):
                 r0 = t0 + np.uint64(xflat[base[m] + o0]) * nbu
                 r1 = t1 + np.uint64(xflat[base[m] + o1]) * nbu
-                a0 = np.uint64(((g * NBLK + nb) * M + m) * NB)
+                a0 = np.uint64((m - m0) * NB)
                 for j in range(nbu):
                     acc = aflat[a0 + j]
                     p = tflat[r0 + j]
@@ -239,26 +329,7 @@ def row_kernel(xflat, base, koff, goff, tables, accs, MB):
                         p = tflat[r1 + j]
                         #ACCUMULATE
                     aflat[a0 + j] = acc
-
-
-@numba.njit(cache=True, parallel=True, nogil=True)
-def finish(accs, out, shift):
-    # out[i, o, p] = the accumulator of row m = i * P + p and output o, sign-extended from its low
-    # 64 - shift bits (the acc_width-bit register; shift 0 keeps the LOA's own result), converted to
-    # out's dtype. One pass instead of numpy's transposes, conversions and wrapping; one task per
-    # (image or matmul row, block of outputs): a matmul (P = 1) reads and writes both contiguously.
-    G, NBLK, M, NB = accs.shape
-    I, O, P = out.shape
-    OG = O // G
-    for task in numba.prange(I * G * NBLK):
-        i = task // (G * NBLK)
-        g = (task // NBLK) % G
-        nb = task % NBLK
-        for j in range(min(NB, OG - nb * NB)):
-            o = g * OG + nb * NB + j
-            for p in range(P):
-                v = np.int64(accs[g, nb, i * P + p, j])
-                out[i, o, p] = (v << shift) >> shift
+        #END_BLOCK
 '''
 
 BLOCKS = (8, 16, 32, 64, 128)  # the output block widths NB of the split kernels (kernels.split)
@@ -274,8 +345,37 @@ def with_block_copies(text: str, names=("split_kernel", "row_kernel")) -> str:
         body = text[start:end]
         copies = [re.sub(r"^(\s*)NB = .*#BLOCK$", rf"\g<1>NB = {nb}", body.replace(f"def {name}(", f"def {name}_nb{nb}("),
                          flags=re.M) for nb in BLOCKS]
-        text = text[:start] + "".join(copies) + text[end:]
+        text = text[:start] + "\n\n\n".join(copy.rstrip("\n") for copy in copies) + "\n\n\n" + text[end:]
     return text
+
+
+# A task's block of accumulators in the split kernels: its own array (no other thread writes near it,
+# and it never leaves the cache). It starts at zero, or at the partial sums that the previous chunk of
+# steps left in accs (tables built per call in chunks); after the last chunk it goes straight to out
+# (row m = i * P + p, output o), sign-extended from its low 64 - wrap bits (the acc_width-bit
+# register; wrap 0 keeps a LOA's own result) and converted to out's dtype, else back to accs.
+BEGIN_BLOCK = """
+aflat = np.zeros((m1 - m0) * NB, accs.dtype)
+held = np.uint64(((g * NBLK + nb) * M + m0) * NB)
+if not first:
+    for e in range((m1 - m0) * NB):
+        aflat[e] = whole[held + np.uint64(e)]
+""".strip().splitlines()
+END_BLOCK = """
+if last:  # names of their own: numba types a name once per function (j, a0 are uint64 above)
+    P = out.shape[2]
+    OG = out.shape[1] // G
+    first_out = g * OG + nb * NB
+    for row in range(m0, m1):
+        image, pixel = row // P, row % P
+        at = (row - m0) * NB
+        for col in range(min(NB, OG - nb * NB)):
+            v = np.int64(aflat[at + col])
+            out[image, first_out + col, pixel] = (v << wrap) >> wrap
+else:
+    for e in range((m1 - m0) * NB):
+        whole[held + np.uint64(e)] = aflat[e]
+""".strip().splitlines()
 
 
 def split_offsets(steps: int) -> list[str]:
@@ -404,6 +504,7 @@ def fill(template: str, blocks: dict[str, list[str]]) -> str:
 TEMPLATES = {
     "cpu": (CPU_KERNELS, numba_cpu.CPU, LUT_LINE, "kernels"),
     "split": (with_block_copies(fill(SPLIT_KERNELS, {"OFFSETS4": split_offsets(4), "ROWS4": split_rows(4),
-                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1)})), numba_cpu.CPU,
+                                                  "OFFSETS1": split_offsets(1), "ROWS1": split_rows(1),
+                                                  "BEGIN_BLOCK": BEGIN_BLOCK, "END_BLOCK": END_BLOCK})), numba_cpu.CPU,
               LUT_LINE, "split"),
 }

@@ -82,12 +82,22 @@ def as_patterns(x: np.ndarray) -> np.ndarray:
 def offsets(padded_shape, w_shape, geometry: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(base [N * Ho * Wo], koff [C/groups * kh * kw], goff [groups]), int64: ``x[m, k]`` of group g is
     ``xpad.ravel()[base[m] + koff[k] + goff[g]]``."""
-    (sh, sw), _, (dh, dw), groups, ho, wo = geometry
+    (sh, sw), _, _, groups, ho, wo = geometry
     n, c, hp, wp = padded_shape
-    _, cg, kh, kw = w_shape
+    cg = w_shape[1]
     base = (np.arange(n)[:, None, None] * (c * hp * wp) + np.arange(ho)[None, :, None] * (sh * wp)
             + np.arange(wo)[None, None, :] * sw).ravel()
+    goff = np.arange(groups) * (cg * hp * wp)
+    return base.astype(np.int64), step_offsets(padded_shape, w_shape, geometry), goff.astype(np.int64)
+
+
+def step_offsets(padded_shape, w_shape, geometry: ConvGeometry) -> np.ndarray:
+    """koff [C/groups * kh * kw], int64: where step k = (channel in the group, kernel row, kernel
+    column), row-major, reads on the padded input, relative to the output's window in the group's
+    first channel."""
+    _, _, hp, wp = padded_shape
+    _, cg, kh, kw = w_shape
+    dh, dw = geometry.dilation
     koff = (np.arange(cg)[:, None, None] * (hp * wp) + np.arange(kh)[None, :, None] * (dh * wp)
             + np.arange(kw)[None, None, :] * dw).ravel()
-    goff = np.arange(groups) * (cg * hp * wp)
-    return base.astype(np.int64), koff.astype(np.int64), goff.astype(np.int64)
+    return koff.astype(np.int64)

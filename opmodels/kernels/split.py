@@ -91,7 +91,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool 
     layout = _layout(plan, K, M, NB, G * nblocks, keep)
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
-    accs = np.zeros((G, nblocks, M, NB), _acc_dtype(plan, K, layout))
+    acc_dtype = np.dtype(_acc_dtype(plan, K, layout))
+    accs = np.empty((G, nblocks, 0, NB), acc_dtype)  # partial sums between chunks of steps, if any
     if layout.kind == "pairs":
         last = koff[-1:] if K % 2 else koff[:0]
         koff, koff2 = koff[0::2], np.concatenate([koff[1::2], last])
@@ -103,15 +104,18 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool 
     split_kernel = generate.pick(module, f"split_kernel_nb{NB}", macs)
     row_kernel = generate.pick(module, f"row_kernel_nb{NB}", macs)
     goff = np.asarray(group_offsets, np.int64)
-    mb = _row_block(M, G * nblocks, NB * accs.itemsize)
+    mb = _row_block(M, G * nblocks, NB * acc_dtype.itemsize)
+    wrap = 0 if plan.adder is not None else 64 - plan.acc_width
     for k0, tables in _tables(plan, layout, wpat, G, nblocks, NB, build_tables, keep):
         part = slice(k0, k0 + tables.shape[2])
+        first, last = k0 == 0, part.stop == layout.steps
+        if not last and accs.shape[2] != M:
+            accs = np.empty((G, nblocks, M, NB), acc_dtype)
         if layout.kind == "rows":
-            row_kernel(xflat, base, np.ascontiguousarray(koff[part]), goff, tables, accs, mb)
+            row_kernel(xflat, base, np.ascontiguousarray(koff[part]), goff, tables, accs, mb, out, wrap, first, last)
         else:
             split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
-                                goff, tables, layout.shift, layout.lo_rows, accs, mb)
-    generate.pick(module, "finish", macs)(accs, out, 0 if plan.adder is not None else 64 - plan.acc_width)
+                         goff, tables, layout.shift, layout.lo_rows, accs, mb, out, wrap, first, last)
 
 
 def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int, NB: int, build_tables, keep: bool):
