@@ -4,7 +4,7 @@
 
 Every approximate op is timed (a Linear / Conv2d layer of ``netsim.layers``, or an intercepted product of
 two activations, ``netsim.intercept.product``), and inside it every call of a generated kernel
-(``opmodels.kernels.generate.pick``: the split / row kernels, their finishing pass, the gather loops,
+(``opmodels.kernels.generate.pick``: the split / row kernels, the gather loops,
 the table builds); "rest" is the op's time outside its kernels: quantizing activations, range checks,
 conversions, layout copies, Python. The forward's remainder is the model's own float ops (LayerNorm,
 softmax, pooling...), which fp32 pays too.
