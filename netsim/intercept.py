@@ -62,8 +62,18 @@ def _sdpa_signature(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=
                     enable_gqa=False): ...
 
 
+_SIGNATURES = {}
+
+
+def _signature(function) -> inspect.Signature:
+    """inspect.signature, read once per function (it costs tens of microseconds per call)."""
+    if function not in _SIGNATURES:
+        _SIGNATURES[function] = inspect.signature(function)
+    return _SIGNATURES[function]
+
+
 def _bind(func, signature_of, args, kwargs) -> dict:
-    bound = inspect.signature(signature_of).bind(*args, **kwargs)
+    bound = _signature(signature_of).bind(*args, **kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
 
@@ -127,6 +137,7 @@ class Interception:
         self.stack = []
         self.opaque_depth = 0
         self._mode = None
+        self._suspended = None
         self._counts = {}
         self._this_forward = set()
         self._batch = 1
@@ -135,7 +146,7 @@ class Interception:
 
     def __getstate__(self):  # deepcopy / pickle: no live mode, no operator caches
         state = dict(self.__dict__)
-        for key in ("stack", "_mode", "_counts", "_this_forward", "_arith", "_weights"):
+        for key in ("stack", "_mode", "_suspended", "_counts", "_this_forward", "_arith", "_weights"):
             state.pop(key, None)
         return state
 
@@ -166,18 +177,36 @@ class Interception:
         opaque = name in self.opaque
         self.stack.append((name, module, opaque))
         self.opaque_depth += opaque
+        if opaque and self.opaque_depth == 1:
+            self._suspend_mode()
 
     def leave(self) -> None:
         if not self.stack:
             return
         _, _, opaque = self.stack.pop()
         self.opaque_depth -= opaque
+        if opaque and self.opaque_depth == 0:
+            self._resume_mode()
         if not self.stack and self._mode is not None:
             mode, self._mode = self._mode, None
             mode.__exit__(None, None, None)
             if self.check_entries is not None:
                 check, self.check_entries = self.check_entries, None
                 check(self.records)
+
+    def _suspend_mode(self) -> None:
+        """Inside an opaque module (a converted ApproxLinear / ApproxConv2d) nothing is intercepted, so
+        the mode is taken off torch's stack while it runs: its own tensor calls and properties (a few
+        dozen per layer) then skip the Python ``__torch_function__`` round trip. Only when our mode is
+        on top of the stack (another mode above it stays as it is, and so does ours)."""
+        self._suspended = None
+        if self._mode is not None and _top_mode() is self._mode:
+            self._suspended = torch._C._pop_torch_function_stack()
+
+    def _resume_mode(self) -> None:
+        suspended, self._suspended = self._suspended, None
+        if suspended is not None:
+            torch._C._push_on_torch_function_stack(suspended)
 
     # ---- naming
     def _module(self):
@@ -256,6 +285,12 @@ class Interception:
         else:
             scale = products.dynamic_scale(x, settings.a_bits, settings.scale)
         return quant.quantize(x.detach(), scale, settings.a_bits), scale
+
+
+def _top_mode():
+    """The torch function mode on top of torch's stack, or None."""
+    depth = torch._C._len_torch_function_stack()
+    return torch._C._get_function_stack_at(depth - 1) if depth else None
 
 
 def _needs_grad(*tensors) -> bool:
@@ -399,11 +434,7 @@ def product(state, name: str, types, a: torch.Tensor, b: torch.Tensor, kind: str
     if not settings.quantize:
         return torch.matmul(a, b)
     arith = state.arithmetic(name, settings)
-    sa = products.matrix_scale(a, settings.a_bits, settings.scale)
-    sb = products.matrix_scale(b, settings.w_bits, settings.scale)
-    acc = products.matmul(quant.quantize(a.detach(), sa, settings.a_bits),
-                          quant.quantize(b.detach(), sb, settings.w_bits), arith)
-    y = products.dequantize(acc, sa * sb, a.dtype)
+    y = products.activation_product(a, b, arith, settings.a_bits, settings.w_bits, settings.scale)
     return _straight_through(y, lambda: torch.matmul(a, b)) if _needs_grad(a, b) else y
 
 
@@ -518,7 +549,7 @@ def _sdpa(state, func, args, kwargs):
 
 def _sdpa_binds(args, kwargs) -> bool:
     try:
-        inspect.signature(_sdpa_signature).bind(*args, **kwargs)
+        _signature(_sdpa_signature).bind(*args, **kwargs)
         return True
     except TypeError:
         return False

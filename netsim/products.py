@@ -51,23 +51,26 @@ def _exact(acc: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
     return quant.wrap_signed(acc.round().to(torch.int64), arith.acc_width)
 
 
-def matmul(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic) -> torch.Tensor:
-    """int64 accumulators of ``a @ b``: a integer [..., M, K], b integer [..., K, N] (batch dims broadcast)."""
+def matmul(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic, dtype=None) -> torch.Tensor:
+    """int64 accumulators of ``a @ b``: a integer [..., M, K], b integer [..., K, N] (batch dims broadcast).
+    ``dtype``: a float dtype to receive them in instead (the same values converted; the kernels write
+    it directly, sparing an int64 result and a conversion pass)."""
     if arith.exact:
-        return _exact(torch.matmul(a.double(), b.double()), arith)
+        acc = _exact(torch.matmul(a.double(), b.double()), arith)
+        return acc if dtype is None else acc.to(dtype)
     m, k = a.shape[-2:]
     n = b.shape[-1]
     if b.dim() == 2:  # one right operand for every row of a: one kernel call
-        acc = backend.matmul(a.reshape(-1, k), b, arith.multiplier, arith.adder, arith.acc_width, arith.booth)
+        acc = backend.matmul(a.reshape(-1, k), b, arith.multiplier, arith.adder, arith.acc_width, arith.booth, dtype)
         return acc.reshape(*a.shape[:-1], n)
     batch = torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = a.expand(*batch, m, k).reshape(-1, m, k)
     b3 = b.expand(*batch, k, n).reshape(-1, k, n)
     if not a.is_cuda:  # the whole batch in one kernel call
         acc = backend.matmul(a3.contiguous(), b3.contiguous(), arith.multiplier, arith.adder, arith.acc_width,
-                             arith.booth)
+                             arith.booth, dtype)
         return acc.reshape(*batch, m, n)
-    out = torch.empty((a3.shape[0], m, n), dtype=torch.int64, device=a.device)
+    out = torch.empty((a3.shape[0], m, n), dtype=dtype or torch.int64, device=a.device)
     for index in range(a3.shape[0]):  # CUDA: one call per matrix
         out[index] = backend.matmul(a3[index], b3[index], arith.multiplier, arith.adder, arith.acc_width,
                                     arith.booth)
@@ -159,6 +162,20 @@ def matrix_scale(x: torch.Tensor, bits: int, mode: str) -> torch.Tensor:
     magnitude = x.detach().abs()
     value = magnitude.mean(dim=(-2, -1), keepdim=True) if bits == 1 else magnitude.amax(dim=(-2, -1), keepdim=True)
     return quant.scale_from_range(value, bits, mode)
+
+
+def activation_product(a: torch.Tensor, b: torch.Tensor, arith: Arithmetic, a_bits: int, b_bits: int,
+                       mode: str) -> torch.Tensor:
+    """``a @ b`` of two float activations, each quantized on the fly with one step per matrix
+    (:func:`matrix_scale`; a with ``a_bits``, b with ``b_bits``): the accumulators times ``sa * sb`` in
+    a's dtype. Views (attention's q, k^T) are made contiguous once, so the max, the quantization and
+    the kernel read contiguous memory, and the kernels write float accumulators that are scaled in
+    place: the same numbers as quantizing the views and dequantizing an int64 result."""
+    a, b = a.detach().contiguous(), b.detach().contiguous()
+    sa, sb = matrix_scale(a, a_bits, mode), matrix_scale(b, b_bits, mode)
+    direct = a.dtype if a.dtype in (torch.float32, torch.float64) else None  # what the kernels' out= takes
+    acc = matmul(quant.quantize(a, sa, a_bits), quant.quantize(b, sb, b_bits), arith, direct).to(a.dtype)
+    return acc.mul_((sa * sb).to(dtype=a.dtype, device=acc.device))
 
 
 def quantize_weight(w: torch.Tensor, settings: LayerSettings):

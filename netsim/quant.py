@@ -54,8 +54,17 @@ def quantize(x: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
     if bits == 1:
         return torch.where(x >= 0, 1, -1).to(torch.int8)
     limit = qmax(bits)
+    fused = _fused_quantize(x, scale, limit, integer_dtype(bits))
+    if fused is not None:
+        return fused
     q = torch.round(x / scale.to(x.dtype)).clamp_(-limit, limit)
     return q.to(integer_dtype(bits))
+
+
+def _fused_quantize(x: torch.Tensor, scale: torch.Tensor, limit: int, dtype: torch.dtype):
+    """The one-pass CPU loop of :mod:`netsim.fused` (the same integers), or None where it does not apply."""
+    from . import fused  # numba: imported on the first quantization, not with netsim
+    return fused.quantize(x, scale, limit, dtype)
 
 
 def quantize_unsigned(x: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:

@@ -42,10 +42,14 @@ __all__ = ["EXACT_PRODUCT", "ConvGeometry", "Plan", "bmm", "conv2d", "conv_geome
 
 RUNNERS = {"loop": cpu, "split": split, "chunks": chunks}  # _route's answer -> the module that runs it
 # A batched product builds its split tables every call (its "weights" are activations): per step and
-# matrix about (16 + 16 rows) x NB entries, NB = N rounded up to a power of two >= 8. Measured (loaded
-# machine, 2 threads): the gather loop still won at 4 x 1024 x 64 x 64 (2.7 vs 4.0 ns/MAC) and at
-# attention's shapes (17 or 65 tokens), so only taller matrices take the split tables.
-BMM_SPLIT_MIN_ROWS = 2048
+# matrix about (16 + 16 rows) x NB entries, NB = N rounded up to a power of two >= 8, shared by the M
+# rows. Measured (single-thread CPU time, M4P8, K 32..128, docs/performance.md): the gather loop wins
+# at 16 and 65 rows (0.6-0.8 ns/MAC against 1.2-1.8), the split tables from about 100 rows (0.2-0.4
+# ns/MAC at 128-1024 rows) - when the tables of all matrices of one step stay in cache, so the batch
+# is cut into slices whose tables take at most BMM_TABLE_BYTES per step (without slices, 96 matrices
+# of 197 x 64 x 197 ran 10% slower than the gather loop).
+BMM_SPLIT_MIN_ROWS = 96
+BMM_TABLE_BYTES = 256 << 10
 CHUNK_MIN_ROWS = 4  # fewer activation rows: the scalar function costs less than staging the tables
 
 
@@ -136,8 +140,22 @@ def bmm(x, w, multiplier="M4P8", adder="exact", acc_width=32, backend="cpu", boo
     out = planning.out_array(out, (b, m, w.shape[2]))
     kernel, routed = planning.route(p, m, w.shape[2], x, w)
     if kernel == "split" and m >= BMM_SPLIT_MIN_ROWS and x.size:
-        return split.bmm(routed, x, w, out)
+        return _split_bmm(routed, x, w, out)
     return cpu.bmm(p, x, w, out)
+
+
+def _split_bmm(p: Plan, x, w, out):
+    """split.bmm over slices of the batch whose per-step tables fit BMM_TABLE_BYTES (one call when all do)."""
+    b, m, _ = x.shape
+    n = w.shape[2]
+    per_matrix = split.step_table_bytes(p, n)
+    size = max(1, BMM_TABLE_BYTES // per_matrix)
+    if size >= b:
+        return split.bmm(p, x, w, out)
+    out = np.empty((b, m, n), np.int64) if out is None else out
+    for start in range(0, b, size):
+        split.bmm(p, x[start:start + size], w[start:start + size], out[start:start + size])
+    return out
 
 
 def conv2d(x, w, multiplier="M4P8", adder="exact", acc_width=32, stride=1, padding=0, dilation=1, groups=1,

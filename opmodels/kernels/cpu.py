@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..bits import wrap_signed
-from . import generate
+from . import generate, tables
 from .geometry import ConvGeometry, padded, step_offsets
 from .planning import Plan
 
@@ -46,14 +46,39 @@ def _narrow(plan: Plan, operand: str):
     return np.int16 if -2**15 <= low and high < 2**15 else np.int64
 
 
+def _operand(plan: Plan, operand: str, array: np.ndarray) -> np.ndarray:
+    """A bmm operand as the kernel reads it: an integer array of at most 16 bits as it is (int8 from
+    netsim's quantizer: no copy, the kernel widens each value), else narrowed as :func:`_narrow` says."""
+    if array.dtype.kind in "iu" and array.dtype.itemsize <= 2:
+        return np.ascontiguousarray(array)
+    return np.ascontiguousarray(array, dtype=_narrow(plan, operand))
+
+
+def cannot_wrap(plan: Plan, k: int) -> bool:
+    """Whether k MACs of the exact adder always stay inside the signed acc_width-bit register, so the
+    int64 sums need no wrapping (LUT mode: k times the table's largest |product|). A LOA's generated
+    statements give the register's value themselves: nothing to wrap either."""
+    if plan.adder is not None:
+        return True
+    if plan.mode != "lut":
+        return False
+    return k * tables.largest_product(plan.multiplier) < 1 << (plan.acc_width - 1)
+
+
 def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """x [B, M, K] @ w [B, K, N] (or [1, K, N], shared) in one kernel call: one task per (b, m) row."""
-    xs = np.ascontiguousarray(x, dtype=_narrow(plan, "x"))
-    ws = np.ascontiguousarray(w, dtype=_narrow(plan, "w"))
+    """x [B, M, K] @ w [B, K, N] (or [1, K, N], shared) in one kernel call: one task per (b, m) row.
+    Where no sum can leave the register the kernel writes ``out`` (any of its dtypes) directly."""
+    xs = _operand(plan, "x", x)
+    ws = _operand(plan, "w", w)
     b, m, k = xs.shape
+    kernel = generate.pick(generate.module(plan, "cpu"), "bmm_kernel", b * m * k * ws.shape[2])
+    direct = cannot_wrap(plan, k)
+    if out is not None and direct:
+        kernel(xs, ws, _table(plan), out)  # the kernel's int64 sums converted as they are stored
+        return out
     result = np.empty((b, m, ws.shape[2]), np.int64)
-    generate.pick(generate.module(plan, "cpu"), "bmm_kernel", b * m * k * ws.shape[2])(xs, ws, _table(plan), result)
-    return _finish(plan, result, out)
+    kernel(xs, ws, _table(plan), result)
+    return result if direct and out is None else _finish(plan, result, out)
 
 
 def conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,

@@ -65,9 +65,18 @@ def padded(x: np.ndarray, padding: tuple[int, int], dtype) -> np.ndarray:
     """x [N, C, H, W] zero-padded, as ``dtype`` (value 0, or pattern 0 for uint8: padding is a real
     MAC with operand 0, like hardware that streams zeros)."""
     (ph, pw), (n, c, h, wd) = padding, x.shape
+    x = as_patterns(x) if np.dtype(dtype) == np.uint8 else x
+    if ph == pw == 0 and x.dtype == dtype and x.flags.c_contiguous:
+        return x  # nothing to pad or convert: the kernels only read it
     xp = np.zeros((n, c, h + 2 * ph, wd + 2 * pw), dtype)
     xp[:, :, ph:ph + h, pw:pw + wd] = x.astype(dtype, copy=False)
     return xp
+
+
+def as_patterns(x: np.ndarray) -> np.ndarray:
+    """The operands' 8-bit two's-complement patterns as uint8: a view of an int8 or uint8 array (no
+    copy: the same bytes), else a converted copy (``astype`` keeps the low 8 bits)."""
+    return x.view(np.uint8) if x.dtype in (np.int8, np.uint8) else x.astype(np.uint8)
 
 
 def offsets(padded_shape, w_shape, geometry: ConvGeometry) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -120,11 +120,23 @@ def check_range(plan_: Plan, name: str, array: np.ndarray) -> None:
     signedness: an unsigned port takes 0..2^n-1, a 4-bit signed one -8..7): a clear error naming the
     first offending value."""
     port = plan_.port_of(name)
+    if holds_only(array.dtype, port.range):
+        return  # every value of this dtype fits (int8 into an 8-bit signed port): no pass over the data
     bad = port.out_of_range(array)
     if bad is not None:
         low, high = port.range
         raise OpmodelsError(f"{name} value {bad} is outside the operand range {low}..{high} of "
                             f"multiplier {plan_.multiplier_name} (its port {port})")
+
+
+def holds_only(dtype, limits: tuple[int, int]) -> bool:
+    """Whether every value an integer ``dtype`` can hold lies within ``limits`` (low, high): then a
+    range check of an array of that dtype cannot fail (netsim's 8-bit quantizer gives int8)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu":
+        return False
+    info = np.iinfo(dtype)
+    return limits[0] <= int(info.min) and int(info.max) <= limits[1]
 
 
 def out_array(out, shape: tuple):

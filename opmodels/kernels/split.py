@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import cache, generate
-from .geometry import ConvGeometry, offsets, padded
+from .geometry import ConvGeometry, as_patterns, offsets, padded
 from .planning import Plan
 
 MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
@@ -176,10 +176,19 @@ def _acc_dtype(plan: Plan, K: int, layout: _Layout):
 def matmul(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     m, k = x.shape
     out = np.empty((m, w.shape[1]), np.int64) if out is None else out
-    xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
+    xflat = as_patterns(np.ascontiguousarray(x)).ravel()
     accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w[None], [0],
                out.reshape(m, w.shape[1], 1))
     return out
+
+
+def step_table_bytes(plan: Plan, outputs: int) -> int:
+    """About the bytes of one step's tables for one matrix of ``outputs`` columns, built per call by
+    :func:`bmm` (split rows, or whole-column rows for a table without a split; blocks padded to NB)."""
+    NB = _block_width(outputs)
+    split = plan.split()
+    rows, itemsize = (256, 4) if split is None else (16 + (256 >> split[0]), split[1].itemsize)
+    return -(-outputs // NB) * NB * rows * itemsize
 
 
 def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -187,7 +196,7 @@ def bmm(plan: Plan, x: np.ndarray, w: np.ndarray, out: np.ndarray | None = None)
     (built per call, not kept: batched products multiply activations), read at group offsets b*M*K."""
     b, m, k = x.shape
     n = w.shape[2]
-    xflat = np.ascontiguousarray(x).astype(np.uint8).ravel()
+    xflat = as_patterns(np.ascontiguousarray(x)).ravel()
     rows = np.empty((m, b * n, 1), np.int64 if out is None else out.dtype)  # [M, (B, N)]: the kernels' output layout
     accumulate(plan, xflat, np.arange(m, dtype=np.int64) * k, np.arange(k, dtype=np.int64), w,
                np.arange(b, dtype=np.int64) * (m * k), rows, keep=False)

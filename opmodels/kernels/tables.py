@@ -27,6 +27,7 @@ SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recode
 
 _luts: dict[str, np.ndarray] = {}
 _splits: dict[tuple, tuple[int, np.ndarray] | None] = {}
+_largest: dict[str, int] = {}
 
 
 def fits_table(op: Operator) -> bool:
@@ -45,6 +46,13 @@ def lut_of(op: Operator) -> np.ndarray:
         y = interp.evaluate(op.graph, {"a": patterns[:, None], "b": patterns[None, :]})["y"]
         _luts[op.ir_hash] = np.ascontiguousarray(op.y.read(y).astype(np.int32))
     return _luts[op.ir_hash]
+
+
+def largest_product(op: Operator) -> int:
+    """The largest |product| in the operator's table (a bound on one MAC's term), once per IR hash."""
+    if op.ir_hash not in _largest:
+        _largest[op.ir_hash] = int(np.abs(lut_of(op).astype(np.int64)).max())
+    return _largest[op.ir_hash]
 
 
 def oriented(op: Operator, booth_operand: str) -> np.ndarray:

@@ -551,3 +551,75 @@ def test_a_samples_product_does_not_depend_on_its_batch():
     amodel = netsim.convert(Function(lambda m, a, b: a @ b), netsim.Config.uniform(multiplier="M4P8"))
     with torch.no_grad():
         assert torch.equal(amodel(a, b)[:1], amodel(a[:1], b[:1]))
+
+
+@pytest.mark.parametrize("multiplier", ["exact", "M4P8", "M1P8"])
+def test_vit_shaped_attention_on_views_of_one_projection(multiplier):
+    """Attention as a ViT runs it: q, k, v permuted views of one qkv tensor, 16 tokens x 16 per head, a
+    batch large enough for the parallel kernels. netsim quantizes contiguous copies and scales float
+    accumulators in place; the result is the reference's (numpy quantization of the views, numpy LUT
+    or integer products, float32 dequantization) bit for bit; exact: the quantized exact computation."""
+    class Net(nn.Module):
+        def forward(self, qkv):
+            q, k, v = qkv.reshape(24, 16, 3, 4, 16).permute(2, 0, 3, 1, 4)
+            return F.scaled_dot_product_attention(q, k, v)
+
+    qkv = torch.randn(24, 16, 192)
+    amodel = netsim.convert(Net(), netsim.Config.uniform(multiplier=multiplier))
+    with torch.no_grad():
+        y = amodel(qkv)
+    q, k, v = qkv.reshape(24, 16, 3, 4, 16).permute(2, 0, 3, 1, 4)
+    assert not q.is_contiguous()
+    assert torch.equal(y, attention_reference(q, k, v, multiplier))
+
+
+def test_an_intercepted_weight_changed_in_place_changes_the_result():
+    """F.linear's weight quantized once and kept while its tensor version holds; an in-place change
+    (no requantize call) gives the new weight's result, the same as a fresh conversion's."""
+    model = Function(lambda m, x: F.linear(x, m.w), w=torch.randn(48, 64))
+    x = torch.randn(40, 64)
+    amodel = netsim.convert(model, netsim.Config.uniform(multiplier="M4P8"))
+    with torch.no_grad():
+        before = amodel(x)
+        amodel.w[5:9].mul_(-0.5)
+        after = amodel(x)
+        fresh = netsim.convert(Function(lambda m, x: F.linear(x, m.w), w=amodel.w.detach().clone()),
+                               netsim.Config.uniform(multiplier="M4P8"))(x)
+    assert torch.equal(after, fresh) and not torch.equal(before, after)
+
+
+def test_converted_layers_run_without_the_mode_and_products_after_them_are_still_intercepted(monkeypatch):
+    """The interception mode is off torch's stack while a converted layer (opaque) runs and back after it,
+    also when the layer raises: the product after it is still simulated, and nothing stays pushed."""
+    from netsim.layers import ApproxLinear
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(8, 8)
+
+        def forward(self, a):
+            depths.append(("model", torch._C._len_torch_function_stack()))
+            h = self.fc(a)
+            return h @ h.transpose(-1, -2)
+
+    depths = []
+    approx_forward = ApproxLinear._approx_forward
+
+    def spy(self, x):
+        depths.append(("fc", torch._C._len_torch_function_stack()))
+        return approx_forward(self, x)
+
+    a = torch.randn(4, 8)
+    amodel = netsim.convert(Net(), netsim.Config.uniform(multiplier="M4P8"), calibration=[a])
+    monkeypatch.setattr(ApproxLinear, "_approx_forward", spy)
+    depths.clear()  # the calibration pass ran the float model
+    with torch.no_grad():
+        y = amodel(a)
+        assert depths == [("model", 1), ("fc", 0)]
+        with pytest.raises(RuntimeError):
+            amodel(torch.randn(4, 5))  # the converted layer raises inside
+        assert torch._C._len_torch_function_stack() == 0
+        assert torch.equal(amodel(a), y)
+    kinds = {row["layer"]: row["kind"] for row in netsim.describe(amodel).rows}
+    assert kinds == {"fc": "linear", "matmul": "matmul"}

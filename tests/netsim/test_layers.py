@@ -299,3 +299,24 @@ def test_forward_is_the_dequantized_integer_result(make):
     expected = acc.to(torch.float32) * (layer.input_scale * layer.weight_scale).to(torch.float32)
     expected += layer.bias.detach().reshape((1, -1) + (1,) * (y.dim() - 2))
     assert torch.equal(y, expected)
+
+
+@pytest.mark.parametrize("multiplier", ["M4P8", "exact"])
+def test_a_weight_changed_in_place_changes_the_result(multiplier):
+    """No stale tables: the kernels key their per-weight tables by the weights' content, so after an
+    in-place change (and requantize) the layer computes with the new weights - the result equals a
+    fresh layer built from them, and differs from the old one."""
+    torch.manual_seed(3)
+    layer = approx(nn.Linear(64, 48), 4.0, multiplier=multiplier)
+    x = torch.rand(40, 64) * 4
+    with torch.no_grad():
+        before = layer(x)
+        layer.weight[5:9].mul_(-0.5)
+        layer.requantize()
+        after = layer(x)
+        fresh = approx(nn.Linear(64, 48), 4.0, multiplier=multiplier)
+        fresh.weight.copy_(layer.weight)
+        fresh.bias.copy_(layer.bias)
+        fresh.requantize()
+        assert torch.equal(after, fresh(x))
+    assert not torch.equal(before[:, 5:9], after[:, 5:9])

@@ -130,3 +130,99 @@ def test_bmm_behavioural_mode(booth_operand, threads):
         x, w = operands((b, m, k), 12), operands((b, k, n), 12)
         np.testing.assert_array_equal(kernels.bmm(x, w, "M5P14W12", "LOA4W24", 24, booth_operand=booth_operand),
                                       batched_reference(x, w, "M5P14W12", "LOA4W24", 24, booth_operand))
+
+
+# -- operands as netsim hands them over (int8, straight from its quantizer) and out= of every dtype -------
+@pytest.mark.parametrize("acc_width", [32, 12])  # 12 bits: 16 M4P8 products can leave the register (wrap)
+@pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int64])
+def test_bmm_narrow_operands_and_out_dtypes(dtype, acc_width, threads):
+    """int8 / int16 operands are read as they are (no widened copy) and, where no sum can leave the
+    acc_width-bit register, the kernel writes out= of any dtype directly; where sums can wrap
+    (acc_width 12) the int64 sums are wrapped first. Both equal the LUT reference converted."""
+    x = operands((6, 17, 16)).clip(-127, 127).astype(dtype)  # netsim's symmetric 8-bit range
+    w = operands((6, 16, 17)).clip(-127, 127).astype(dtype)
+    for multiplier, adder in (("M4P8", "exact"), ("M2P8", f"LOA8W{acc_width}")):
+        expected = batched_reference(x.astype(np.int64), w.astype(np.int64), multiplier, adder, acc_width, "w")
+        if acc_width == 12 and adder == "exact":
+            assert np.abs(batched_reference(x, w, multiplier, "exact", 64, "w")).max() >= 1 << 11  # sums do wrap
+        got = kernels.bmm(x, w, multiplier, adder, acc_width)
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, expected)
+        for out_dtype in (np.float32, np.float64, np.int32, np.int64):
+            out = np.full(expected.shape, 7, out_dtype)
+            assert kernels.bmm(x, w, multiplier, adder, acc_width, out=out) is out
+            np.testing.assert_array_equal(out, expected.astype(out_dtype), err_msg=f"{multiplier} {out_dtype}")
+
+
+def test_cannot_wrap_bound():
+    """The bound that lets bmm skip the wrap: k times the table's largest |product| below 2^(acc_width-1)."""
+    from opmodels.kernels import cpu, planning, tables
+    op = kernels.plan("M4P8").multiplier
+    largest = tables.largest_product(op)
+    assert largest == int(np.abs(op.lut().astype(np.int64)).max())
+    exact_adder = kernels.plan("M4P8", acc_width=20)
+    k_max = ((1 << 19) - 1) // largest  # the most MACs whose sum cannot leave 20 bits
+    assert cpu.cannot_wrap(exact_adder, k_max) and not cpu.cannot_wrap(exact_adder, k_max + 1)
+    assert cpu.cannot_wrap(kernels.plan("M4P8", "LOA8W20", 20), 10**6)  # a LOA's statements give the register
+    assert not cpu.cannot_wrap(planning.Plan(EXACT_PRODUCT, None, 32, "cpu", "w"), 1)  # no table: no bound
+
+
+def test_range_check_by_dtype():
+    """An operand's range check is skipped only when its dtype cannot hold a value outside the port."""
+    from opmodels.kernels import planning
+    assert planning.holds_only(np.int8, (-128, 127)) and planning.holds_only(np.uint8, (0, 255))
+    assert not planning.holds_only(np.int8, (-8, 7)) and not planning.holds_only(np.int8, (0, 255))
+    assert not planning.holds_only(np.int16, (-128, 127)) and not planning.holds_only(np.float32, (-128, 127))
+    # narrower or unsigned ports still see the int8 values they cannot take
+    from opmodels import Operator
+    op = Operator.from_function("MIXED", "multiplier", (8, 4), lambda a, b: a.zext(16).as_signed() & b.sext(16),
+                                signed=(False, True))
+    with pytest.raises(OpmodelsError, match=r"w value 8 is outside the operand range -8\.\.7"):
+        kernels.matmul(np.zeros((2, 3), np.uint8), np.full((3, 4), 8, np.int8), op)
+    with pytest.raises(OpmodelsError, match=r"x value -1 is outside the operand range 0\.\.255"):
+        kernels.matmul(np.full((2, 3), -1, np.int8), np.zeros((3, 4), np.int8), op)
+    with pytest.raises(OpmodelsError, match="x value 300 is outside"):
+        kernels.bmm(np.full((2, 3, 4), 300, np.int16), np.zeros((2, 4, 5), np.int8))
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+def test_conv2d_int8_input_as_patterns(padding):
+    """int8 activations go to the split kernel as a uint8 view (no copy without padding): the same
+    result as int64 operands, and the caller's array is left as it was."""
+    x = operands((2, 3, 7, 6)).clip(-127, 127).astype(np.int8)
+    w = operands((8, 3, 3, 3)).clip(-127, 127).astype(np.int8)
+    before = x.copy()
+    got = kernels.conv2d(x, w, "M4P8", padding=padding)
+    np.testing.assert_array_equal(got, kernels.conv2d(x.astype(np.int64), w.astype(np.int64), "M4P8",
+                                                      padding=padding))
+    np.testing.assert_array_equal(got, conv2d_reference(x, w, "M4P8", "exact", 32, (1, 1), (padding, padding)))
+    np.testing.assert_array_equal(x, before)
+
+
+@pytest.mark.parametrize("table_bytes", [1, 40 << 10, None])  # a slice per matrix, a few per slice, one call
+def test_bmm_split_tables_in_batch_slices(table_bytes, monkeypatch):
+    """From BMM_SPLIT_MIN_ROWS rows the batch takes the split tables, in slices of the batch whose tables
+    fit BMM_TABLE_BYTES per step: every slicing gives the reference, into a fresh array or out=."""
+    if table_bytes is not None:
+        monkeypatch.setattr(kernels, "BMM_TABLE_BYTES", table_bytes)
+    called = []
+    monkeypatch.setattr(kernels.split, "bmm", lambda *args, _bmm=kernels.split.bmm: called.append(1) or _bmm(*args))
+    b, m, k, n = 7, kernels.BMM_SPLIT_MIN_ROWS + 3, 9, 20
+    x, w = operands((b, m, k)), operands((b, k, n))
+    for multiplier, adder in (("M4P8", "exact"), ("M2P8", "LOA8"), ("NOSPLIT_TEST", "exact")):
+        op = multiplier if multiplier != "NOSPLIT_TEST" else nosplit_multiplier()
+        expected = batched_reference(x, w, op, adder, 32, "w")
+        called.clear()
+        np.testing.assert_array_equal(kernels.bmm(x, w, op, adder), expected, err_msg=str(multiplier))
+        slices = {1: b, 40 << 10: -(-b // max(1, (40 << 10) // kernels.split.step_table_bytes(
+            kernels.plan(op, adder), n))), None: 1}[table_bytes]
+        assert len(called) == slices
+        out = np.empty((b, m, n), np.float32)
+        assert kernels.bmm(x, w, op, adder, out=out) is out
+        np.testing.assert_array_equal(out, expected.astype(np.float32))
+
+
+def nosplit_multiplier():
+    """An 8-bit table without an additive split (whole-column rows): test_kernels' own no-split operator."""
+    from tests.opmodels.test_kernels import _nosplit
+    return _nosplit()
