@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from ab_kernels import export  # noqa: E402  (one export of a commit for both A/B scripts)
 
 CHILD = r"""
 import hashlib, json, sys, time
@@ -49,14 +51,6 @@ with torch.inference_mode():
 digest = hashlib.sha256(logits.numpy().tobytes()).hexdigest()
 print(json.dumps([best["fp32"], best["approx"], digest, opmodels.__file__]))
 """
-
-
-def export(commit: str, into: Path) -> Path:
-    folder = into / commit.replace("/", "_")
-    folder.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit], check=True, capture_output=True).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return folder
 
 
 def main(argv=None) -> int:
