@@ -28,6 +28,9 @@ MIN_BLOCK = 8  # one AVX2 vector of int32 accumulators
 PAIR_BLOCK = 16  # blocks this narrow use pair tables (256 + 2^(2 hb) rows: small enough for the cache)
 PAIR_MIN_ROWS = 4096  # ... when enough rows share them: a pair table has 8x the rows to build
 TABLE_BYTES = 2 << 20  # tables built per call are built for chunks of k of this size, which stay in cache
+# The kernels write int64 or float32 results (netsim's); other out= dtypes go through an int64 copy,
+# so that each kernel is compiled for two output types, not four.
+KERNEL_OUT_DTYPES = ("int64", "float32")
 ACC_BYTES = 256 << 10  # an accumulator block (MB rows x NB outputs) stays in L2 while the table streams
 # Prepared tables are kept across calls in the kernels' one table cache (:mod:`.cache`: its budget,
 # eviction rule and weight digest); tables it would not keep are built per call, in chunks of k.
@@ -91,6 +94,9 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool 
     layout = _layout(plan, K, M, NB, G * nblocks, keep)
     wpat = np.zeros((G, K, nblocks * NB), np.uint8)
     wpat[:, :, :OG] = w.astype(np.uint8)  # two's-complement patterns; padding columns are discarded
+    result = out
+    if out.dtype.name not in KERNEL_OUT_DTYPES:
+        out = np.empty(out.shape, np.int64)
     acc_dtype = np.dtype(_acc_dtype(plan, K, layout))
     accs = np.empty((G, nblocks, 0, NB), acc_dtype)  # partial sums between chunks of steps, if any
     if layout.kind == "pairs":
@@ -116,6 +122,8 @@ def accumulate(plan: Plan, xflat, base, koff, w, group_offsets, out, keep: bool 
         else:
             split_kernel(xflat, base, np.ascontiguousarray(koff[part]), np.ascontiguousarray(koff2[part]),
                          goff, tables, layout.shift, layout.lo_rows, accs, mb, out, wrap, first, last)
+    if result is not out:
+        result[...] = out  # numpy's casts: the same values the kernel's stores would give
 
 
 def _tables(plan: Plan, layout: _Layout, wpat: np.ndarray, G: int, nblocks: int, NB: int, build_tables, keep: bool):
