@@ -11,7 +11,7 @@ import numpy as np
 
 from ..bits import wrap_signed
 from . import generate, tables
-from .geometry import ConvGeometry, padded, step_offsets
+from .geometry import ConvGeometry, as_patterns, padded, step_offsets
 from .planning import Plan
 
 
@@ -95,17 +95,6 @@ def conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
     return _finish(plan, result, out)
 
 
-def _columns(plan: Plan) -> np.ndarray:
-    """The table weight-major (``[w & 255, x & 255]``, int32, C order): one weight's column is 1 KB."""
-    key = (plan.multiplier.ir_hash, plan.booth_operand)
-    if key not in _columns_cache:
-        _columns_cache[key] = np.ascontiguousarray(plan.table().T)
-    return _columns_cache[key]
-
-
-_columns_cache: dict[tuple, np.ndarray] = {}
-
-
 def column_conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeometry,
                   out: np.ndarray | None = None) -> np.ndarray:
     """LUT mode's convolution where the split kernel does not pay (few outputs per group, e.g.
@@ -114,7 +103,7 @@ def column_conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeomet
     split, imported ones too), any ports (patterns ``& 255``, as :func:`.tables.lut_of` indexes).
     The kernel pads each task's planes itself (no padded copy of the input)."""
     x = np.ascontiguousarray(x)
-    xpat = x.view(np.uint8) if x.dtype in (np.int8, np.uint8) else x.astype(np.uint8)  # the patterns
+    xpat = as_patterns(x)
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     (ph, pw), (hp, wp) = geometry.padding, (h + 2 * geometry.padding[0], wd + 2 * geometry.padding[1])
@@ -123,9 +112,10 @@ def column_conv2d(plan: Plan, x: np.ndarray, w: np.ndarray, geometry: ConvGeomet
     result = np.empty((n, o, geometry.ho, geometry.wo), np.int64) if out is None else out
     shift = 0 if plan.adder is not None else 64 - plan.acc_width  # the exact adder's sum wraps to acc_width
     macs = result.size * koff.size
+    columns = tables.weight_major(plan.multiplier, plan.booth_operand).ravel()
     generate.pick(generate.module(plan, "cpu"), "column_conv2d_kernel", macs)(
-        xpat.ravel(), koff, cols, _columns(plan).ravel(), result, c, cg, h, wd, ph, pw, *geometry.stride,
-        geometry.groups, shift, min(n * o, COLUMN_CHUNKS))
+        xpat.ravel(), koff, cols, columns, result, c, cg, h, wd, ph, pw, *geometry.stride, geometry.groups, shift,
+        min(n * o, COLUMN_CHUNKS))
     return result
 
 

@@ -28,6 +28,7 @@ SHIFTS = (4, 3)  # T rows 16.. by x >> 4 (multiplicand), or x >> 3 (Booth-recode
 _luts: dict[str, np.ndarray] = {}
 _splits: dict[tuple, tuple[int, np.ndarray] | None] = {}
 _largest: dict[str, int] = {}
+_weight_major: dict[tuple, np.ndarray] = {}
 
 
 def fits_table(op: Operator) -> bool:
@@ -59,6 +60,15 @@ def oriented(op: Operator, booth_operand: str) -> np.ndarray:
     """The LUT as ``table[x & 0xFF, w & 0xFF]`` (x activation, w weight), int32, C order."""
     table = lut_of(op)
     return table if booth_operand == "w" else np.ascontiguousarray(table.T)
+
+
+def weight_major(op: Operator, booth_operand: str) -> np.ndarray:
+    """:func:`oriented` transposed, ``[w & 0xFF, x & 0xFF]``, int32, C order (one weight's column is
+    1 KB), once per (IR hash, Booth operand)."""
+    key = (op.ir_hash, booth_operand)
+    if key not in _weight_major:
+        _weight_major[key] = np.ascontiguousarray(oriented(op, booth_operand).T)
+    return _weight_major[key]
 
 
 def split_of(op: Operator, booth_operand: str) -> tuple[int, np.ndarray] | None:
